@@ -1,0 +1,3 @@
+from kadr.cli.main import entry
+
+entry()

@@ -1,0 +1,126 @@
+"""Shared input checks. Each raises a :mod:`kadr.errors` subclass with an actionable message.
+
+Validation never uses ``assert`` (it disappears under ``python -O``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from kadr.errors import (
+    DataRangeError,
+    InputError,
+    NotAFileError,
+    ShapeError,
+    SourceNotFoundError,
+)
+
+
+def check_file(path: str | os.PathLike, *, what: str = "file") -> Path:
+    """Return ``path`` as a Path if it is an existing, non-empty regular file."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise SourceNotFoundError(f"{what} not found: {str(p)!r}; check the path")
+    if p.is_dir():
+        raise NotAFileError(f"{str(p)!r} is a directory; give a {what} inside it")
+    if p.stat().st_size == 0:
+        from kadr.errors import DecodeError
+
+        raise DecodeError(f"{str(p)!r} is empty (0 bytes); re-copy or re-export it")
+    return p
+
+
+def check_dir(path: str | os.PathLike, *, what: str = "folder") -> Path:
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise SourceNotFoundError(f"{what} not found: {str(p)!r}")
+    if not p.is_dir():
+        raise InputError(f"{str(p)!r} is not a folder")
+    return p
+
+
+def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> Any:
+    """Finite number > 0 (or >= 0 with ``allow_zero``)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise InputError(f"{name} must be a finite number {bound}, got {value!r}")
+    return value
+
+
+def check_range(value: Any, name: str, lo: float, hi: float) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number in [{lo}, {hi}], got {value!r}") from None
+    if not (lo <= v <= hi):
+        raise InputError(f"{name} must be in [{lo}, {hi}], got {value!r}")
+    return v
+
+
+def check_choice(value: str, name: str, choices: Iterable[str]) -> str:
+    choices = list(choices)
+    if value not in choices:
+        raise InputError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+def check_ndim(arr: Any, name: str, ndims: Sequence[int]) -> None:
+    if arr.ndim not in ndims:
+        want = " or ".join(f"{d}-D" for d in ndims)
+        raise ShapeError(f"{name} must be {want}, got shape {tuple(arr.shape)}")
+
+
+def check_same_shape(a: Any, b: Any, names: tuple[str, str] = ("a", "b"), *, hint: str = "") -> None:
+    if tuple(a.shape) != tuple(b.shape):
+        msg = f"{names[0]} and {names[1]} have different shapes {tuple(a.shape)} vs {tuple(b.shape)}"
+        raise ShapeError(msg + (f"; {hint}" if hint else ""))
+
+
+def check_finite(arr: Any, name: str) -> None:
+    if isinstance(arr, np.ndarray):
+        ok = bool(np.isfinite(arr).all()) if arr.dtype.kind == "f" else True
+    else:  # torch
+        ok = bool(arr.isfinite().all()) if arr.is_floating_point() else True
+    if not ok:
+        raise InputError(f"{name} contains NaN or infinite values")
+
+
+def dtype_max(dtype: Any) -> float | None:
+    """Maximum value of an integer/bool dtype (numpy or torch); ``None`` for floats."""
+    name = str(dtype).replace("torch.", "")
+    if name == "bool":
+        return 1.0
+    try:
+        np_dtype = np.dtype(name)
+    except TypeError:
+        return None
+    if np_dtype.kind in "ui":
+        return float(np.iinfo(np_dtype).max)
+    return None
+
+
+def resolve_data_range(x: Any, data_range: float | None, name: str = "input") -> float:
+    """``data_range`` from an integer dtype, or the explicit value for floats. Never guessed.
+
+    Integer inputs: ``data_range`` defaults to the dtype's max (255 for uint8, 65535 for
+    uint16). Floats: the caller must say (1.0 for [0,1] images, 255.0 for [0,255]...).
+    """
+    if data_range is not None:
+        check_positive(data_range, "data_range")
+        return float(data_range)
+    dmax = dtype_max(x.dtype)
+    if dmax is None:
+        raise DataRangeError(
+            f"{name} is floating point ({x.dtype}); pass data_range explicitly "
+            "(e.g. data_range=1.0 for values in [0, 1], 255.0 for [0, 255]); kadr does not guess it"
+        )
+    return dmax

@@ -1,0 +1,252 @@
+"""Image loading: any common source → RGB ``uint8``/``uint16`` HxWx3, bit depth kept.
+
+Rules (one place, documented in the README):
+
+* EXIF orientation is applied (photos from phones come out upright).
+* Greyscale is replicated to 3 channels; palette images are expanded.
+* Alpha is composited over **black** (= premultiplied colour), so transparent pixels
+  compare equal whatever RGB junk they hold.
+* CMYK / YCbCr / LAB are converted to RGB by Pillow.
+* 16-bit PNG / TIFF (grey or colour) stay ``uint16`` (0..65535); everything else is ``uint8``.
+* Float arrays are rejected: kadr never guesses their value range.
+"""
+
+from __future__ import annotations
+
+import io as _io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from kadr._checks import check_file
+from kadr.errors import DecodeError, InputError, KadrWarning, SourceNotFoundError
+
+#: Extensions (lower case) picked up when a folder is walked.
+IMAGE_EXTENSIONS: tuple[str, ...] = (
+    ".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm",
+    ".jp2", ".avif", ".heic",
+)
+
+ImageSource = Union[str, os.PathLike, bytes, bytearray, np.ndarray, Image.Image]
+
+_HIGH_DEPTH_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I", "F"}
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What :func:`load_image` found: ``bit_depth`` 8 or 16, the original mode, orientation."""
+
+    bit_depth: int
+    source_mode: str
+    width: int
+    height: int
+    exif_transposed: bool
+    had_alpha: bool
+    path: str | None = None
+
+
+def _to_rgb(arr: np.ndarray, name: str) -> tuple[np.ndarray, bool]:
+    """HxW, HxWx1, HxWx3, HxWx4 integer array → HxWx3 (alpha composited over black)."""
+    if arr.dtype == np.bool_:
+        arr = arr.astype(np.uint8) * 255
+    if arr.dtype not in (np.uint8, np.uint16):
+        if arr.dtype.kind == "f":
+            raise InputError(
+                f"{name} is a float array ({arr.dtype}); convert it to uint8 (0..255) or uint16 "
+                "(0..65535) first — kadr never guesses the value range of floats"
+            )
+        raise InputError(f"{name} has dtype {arr.dtype}; expected uint8 or uint16")
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 2, 3, 4):
+        raise InputError(f"{name} must be HxW, HxWx3 or HxWx4; got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise InputError(f"{name} is empty (shape {arr.shape})")
+    had_alpha = arr.shape[2] in (2, 4)
+    if had_alpha:
+        colour, alpha = arr[..., :-1], arr[..., -1:]
+        maxv = np.iinfo(arr.dtype).max
+        colour = (colour.astype(np.uint32) * alpha + maxv // 2) // maxv
+        arr = colour.astype(arr.dtype)
+    if arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    return np.ascontiguousarray(arr), had_alpha
+
+
+def _exif_orientation(img: Image.Image) -> int:
+    try:
+        return int(img.getexif().get(0x0112, 1) or 1)
+    except Exception:  # broken EXIF must not make the image unreadable
+        return 1
+
+
+def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation tag (1..8) to an HxWxC array."""
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: np.swapaxes(a, 0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: np.rot90(a, 1)[::-1],  # transverse
+        8: lambda a: np.rot90(a, 1),
+    }
+    fn = ops.get(orientation)
+    return np.ascontiguousarray(fn(arr)) if fn else arr
+
+
+def _decode_16bit(data: bytes) -> np.ndarray | None:
+    """Decode with OpenCV keeping depth; returns RGB(A) uint16 or None if not 16-bit."""
+    import cv2
+
+    buf = np.frombuffer(data, np.uint8)
+    arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    if arr is None or arr.dtype != np.uint16:
+        return None
+    if arr.ndim == 3 and arr.shape[2] == 3:
+        arr = arr[..., ::-1]
+    elif arr.ndim == 3 and arr.shape[2] == 4:
+        arr = arr[..., [2, 1, 0, 3]]
+    return arr
+
+
+def _is_16bit(img: Image.Image, raw: bytes) -> bool:
+    """True for 16-bit-per-sample PNG (IHDR bit depth) and TIFF (BitsPerSample)."""
+    fmt = (img.format or "").upper()
+    if fmt == "PNG":
+        return len(raw) > 24 and raw[24] == 16
+    if fmt == "TIFF":
+        bits = getattr(img, "tag_v2", {}).get(258, (8,))
+        bits = bits if isinstance(bits, tuple) else (bits,)
+        return 16 in bits
+    return False
+
+
+def _from_pil(img: Image.Image, raw: bytes | None, name: str) -> tuple[np.ndarray, ImageInfo]:
+    mode = img.mode
+    orientation = _exif_orientation(img)
+    arr16 = None
+    if raw is not None and _is_16bit(img, raw):
+        # Pillow reduces 48/64-bit PNG/TIFF to 8 bits; OpenCV keeps 16.
+        arr16 = _decode_16bit(raw)
+    if arr16 is not None:
+        arr = arr16
+    elif mode in _HIGH_DEPTH_MODES:
+        a = np.asarray(img)
+        if mode == "F":
+            raise InputError(f"{name} is a 32-bit float image; convert it to 8 or 16 bits first")
+        arr = np.clip(a, 0, 65535).astype(np.uint16)
+    else:
+        try:
+            img.load()
+        except (OSError, SyntaxError) as exc:
+            raise DecodeError(f"cannot decode image {name}: {exc}") from None
+        if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
+            arr = np.asarray(img.convert("RGBA"))
+        elif mode == "L":
+            arr = np.asarray(img)
+        else:
+            arr = np.asarray(img.convert("RGB"))
+    arr, had_alpha = _to_rgb(arr, name)
+    arr = _orient(arr, orientation)
+    info = ImageInfo(
+        bit_depth=16 if arr.dtype == np.uint16 else 8, source_mode=mode, width=arr.shape[1],
+        height=arr.shape[0], exif_transposed=orientation != 1, had_alpha=had_alpha,
+    )
+    return arr, info
+
+
+def read_image(src: ImageSource) -> tuple[np.ndarray, ImageInfo]:
+    """Like :func:`load_image` but also returns an :class:`ImageInfo` (bit depth etc.)."""
+    if isinstance(src, np.ndarray):
+        arr, had_alpha = _to_rgb(src, "array")
+        return arr, ImageInfo(16 if arr.dtype == np.uint16 else 8, "array", arr.shape[1], arr.shape[0], False, had_alpha)
+    if isinstance(src, Image.Image):
+        arr, info = _from_pil(src, None, "PIL image")
+        return arr, info
+    if isinstance(src, (bytes, bytearray)):
+        raw, name, path = bytes(src), "<bytes>", None
+        if not raw:
+            raise DecodeError("image bytes are empty")
+    elif isinstance(src, (str, os.PathLike)):
+        path = check_file(src, what="image")
+        name = str(path)
+        try:
+            raw = path.read_bytes()
+        except PermissionError:
+            raise DecodeError(f"cannot read {name}: permission denied") from None
+    else:
+        raise InputError(
+            f"cannot load an image from {type(src).__name__}; give a path, bytes, numpy array or PIL image"
+        )
+    try:
+        img = Image.open(_io.BytesIO(raw))
+    except UnidentifiedImageError:
+        arr = _decode_16bit(raw)  # formats Pillow lacks but OpenCV has
+        if arr is None:
+            raise DecodeError(f"{name} is not a readable image (unknown or corrupt format)") from None
+        arr, had_alpha = _to_rgb(arr, name)
+        return arr, ImageInfo(16, "cv2", arr.shape[1], arr.shape[0], False, had_alpha, None if path is None else str(path))
+    except OSError as exc:
+        raise DecodeError(f"cannot decode image {name}: {exc}") from None
+    with img:
+        arr, info = _from_pil(img, raw, name)
+    if path is not None:
+        info = ImageInfo(**{**info.__dict__, "path": str(path)})
+    return arr, info
+
+
+def load_image(src: ImageSource) -> np.ndarray:
+    """Load an image as RGB ``uint8`` or ``uint16`` array of shape (H, W, 3).
+
+    ``src``: a path, encoded bytes, a numpy array (HxW / HxWx3 / HxWx4, uint8/uint16/bool)
+    or a PIL image. See the module docstring for the conversion rules. The bit depth is
+    the dtype (``uint16`` = 16 bit); :func:`read_image` returns it explicitly.
+
+    Raises ``SourceNotFoundError``, ``NotAFileError``, ``DecodeError`` (empty / corrupt /
+    not an image) or ``InputError`` (float arrays, wrong shapes).
+    """
+    return read_image(src)[0]
+
+
+def iter_image_paths(paths: Iterable[str | os.PathLike] | str | os.PathLike, *, recursive: bool = True,
+                     extensions: Iterable[str] = IMAGE_EXTENSIONS) -> Iterator[Path]:
+    """Yield image files: files given directly (any extension), folders walked in sorted
+    order keeping files whose lower-case suffix is in ``extensions``. Hidden files skipped."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    exts = {e.lower() for e in extensions}
+    for p in map(Path, paths):
+        if p.is_dir():
+            it = p.rglob("*") if recursive else p.glob("*")
+            for f in sorted(it):
+                if f.is_file() and f.suffix.lower() in exts and not any(part.startswith(".") for part in f.relative_to(p).parts):
+                    yield f
+        elif p.exists():
+            yield p
+        else:
+            raise SourceNotFoundError(f"not found: {str(p)!r}")
+
+
+@dataclass
+class SkippedFile:
+    path: str
+    reason: str
+
+
+def iter_images(paths, *, recursive: bool = True, extensions: Iterable[str] = IMAGE_EXTENSIONS,
+                skipped: list[SkippedFile] | None = None) -> Iterator[tuple[Path, np.ndarray]]:
+    """Yield ``(path, image)`` for every readable image; unreadable files are skipped,
+    appended to ``skipped`` (if given) and reported with a :class:`KadrWarning`."""
+    for p in iter_image_paths(paths, recursive=recursive, extensions=extensions):
+        try:
+            yield p, load_image(p)
+        except (DecodeError, InputError) as exc:
+            if skipped is not None:
+                skipped.append(SkippedFile(str(p), str(exc)))
+            warnings.warn(f"skipped {p}: {exc}", KadrWarning, stacklevel=2)

@@ -1,0 +1,483 @@
+"""Video decoding on PyAV: one reader for files, pipes, network streams and webcams.
+
+``VideoReader`` yields :class:`Frame` objects in presentation order with
+
+* ``index`` — 0-based position among decoded frames (the convention of kadr's ground truth),
+* ``pts`` — the presentation timestamp in stream time-base units,
+* ``time`` — seconds from the stream start computed **from the PTS** (correct on VFR),
+* ``image`` — RGB ``uint8`` HxWx3, display rotation applied (converted lazily),
+* ``analysis_image`` — the same frame scaled down by swscale for fast analysis.
+
+Broken packets are skipped and counted (``reader.stats``); a truncated file is decoded
+as far as it goes and a :class:`~kadr.errors.KadrWarning` states how many frames were lost.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Iterator
+
+import numpy as np
+
+from kadr._checks import check_positive
+from kadr._options import opt
+from kadr.errors import DecodeError, InputError, KadrWarning, NoVideoStreamError, UnsupportedSourceError
+from kadr.io.sources import Source, resolve_source
+
+
+def _fit_size(width: int, height: int, size: int | tuple[int, int] | None) -> tuple[int, int] | None:
+    """Target (w, h): ``size`` int = longest side (aspect kept, even dims), tuple = exact."""
+    if size is None:
+        return None
+    if isinstance(size, (tuple, list)):
+        w, h = int(size[0]), int(size[1])
+    else:
+        s = int(size)
+        scale = s / max(width, height)
+        if scale >= 1:
+            return None
+        w, h = width * scale, height * scale
+        w, h = max(2, int(round(w / 2)) * 2), max(2, int(round(h / 2)) * 2)
+    if w <= 0 or h <= 0:
+        raise InputError(f"analysis size must be positive, got {size!r}")
+    return (w, h)
+
+
+def _rotate(arr: np.ndarray, rotation: int) -> np.ndarray:
+    """Rotate by the display matrix angle (degrees counter-clockwise, as FFmpeg reports it)."""
+    k = (rotation // 90) % 4
+    return np.ascontiguousarray(np.rot90(arr, k)) if k else arr
+
+
+class Frame:
+    """One decoded frame. Pixel conversion happens on first access of ``image`` /
+    ``analysis_image``, so frames that are only counted or skipped cost no conversion."""
+
+    __slots__ = ("index", "pts", "time", "key_frame", "rotation", "_av", "_analysis_size", "__dict__")
+
+    def __init__(self, index: int, pts: int | None, time: float, *, av_frame: Any = None,
+                 image: np.ndarray | None = None, rotation: int = 0, key_frame: bool = False,
+                 analysis_size: tuple[int, int] | None = None):
+        self.index = index
+        self.pts = pts
+        self.time = time
+        self.key_frame = key_frame
+        self.rotation = rotation
+        self._av = av_frame
+        self._analysis_size = analysis_size
+        if image is not None:
+            self.__dict__["image"] = image
+
+    @classmethod
+    def from_array(cls, image: np.ndarray, index: int, time: float, *, pts: int | None = None,
+                   analysis_size: int | tuple[int, int] | None = None) -> "Frame":
+        """A frame from an RGB array (synthetic media, tests, other decoders)."""
+        size = _fit_size(image.shape[1], image.shape[0], analysis_size)
+        return cls(index, pts, time, image=image, analysis_size=size)
+
+    @cached_property
+    def image(self) -> np.ndarray:
+        """Full-size RGB ``uint8`` (H, W, 3), rotation applied."""
+        return _rotate(self._av.to_ndarray(format="rgb24"), self.rotation)
+
+    @cached_property
+    def analysis_image(self) -> np.ndarray:
+        """RGB ``uint8`` at the reader's analysis size (full size if none was set)."""
+        if self._analysis_size is None:
+            return self.image
+        w, h = self._analysis_size
+        if self._av is not None and "image" not in self.__dict__:
+            small = self._av.reformat(width=w, height=h, format="rgb24", interpolation="AREA")
+            return _rotate(small.to_ndarray(), self.rotation)
+        import cv2
+
+        img = self.image
+        if self.rotation % 180:
+            w, h = h, w
+        return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+
+    @property
+    def height(self) -> int:
+        if self._av is not None:
+            return self._av.width if self.rotation % 180 else self._av.height
+        return self.image.shape[0]
+
+    @property
+    def width(self) -> int:
+        if self._av is not None:
+            return self._av.height if self.rotation % 180 else self._av.width
+        return self.image.shape[1]
+
+    def release(self) -> None:
+        """Drop the decoder frame (keeps converted images)."""
+        self._av = None
+
+    def __repr__(self) -> str:
+        return f"Frame(index={self.index}, time={self.time:.3f}, pts={self.pts})"
+
+
+@dataclass
+class Sampling:
+    """Which frames to deliver. Only one of ``step`` > 1, ``fps``, ``keyframes_only`` at a time."""
+
+    step: int = opt(1, "deliver every n-th decoded frame")
+    fps: float | None = opt(None, "deliver frames at about this rate (by PTS time), e.g. 2")
+    keyframes_only: bool = opt(False, "decode and deliver only the codec's key frames (fast skim)")
+    start: float | None = opt(None, "start time in seconds")
+    end: float | None = opt(None, "stop before this time in seconds")
+
+    def __post_init__(self) -> None:
+        if int(self.step) != self.step or self.step < 1:
+            raise InputError(f"step must be an integer >= 1, got {self.step!r}")
+        if self.fps is not None:
+            check_positive(self.fps, "fps")
+        modes = (self.step > 1) + (self.fps is not None) + bool(self.keyframes_only)
+        if modes > 1:
+            raise InputError("choose one sampling mode: step, fps or keyframes_only")
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise InputError(f"end ({self.end}) must be after start ({self.start})")
+
+
+@dataclass
+class DecodeStats:
+    """Counters of one pass: frames decoded/delivered, bad packets skipped, frames lost."""
+
+    decoded: int = 0
+    delivered: int = 0
+    corrupt_packets: int = 0
+    corrupt_frames: int = 0
+    expected: int | None = None
+    truncated: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def lost(self) -> int:
+        if self.expected is None:
+            return self.corrupt_packets
+        return max(0, self.expected - self.decoded)
+
+
+class VideoReader:
+    """Read frames from a file, ``-`` (pipe), ``rtsp://``/``http(s)://`` URL or webcam.
+
+    Parameters
+    ----------
+    source : path, URL, ``"-"``, ``/dev/videoN``/``webcam:N`` or a binary file object.
+    analysis_size : int (longest side in pixels, aspect kept) or (w, h); the size of
+        ``frame.analysis_image``. ``None`` → full size.
+    threads : decoder threads, 0 = automatic (FFmpeg picks per core count).
+    sampling : a :class:`Sampling` (every n-th frame, target fps, key frames only, time range).
+
+    Use as a context manager or call :meth:`close`. ``len(reader)`` is the frame count
+    from the container header (``None`` for live sources / unknown).
+    """
+
+    def __init__(self, source: Any, *, analysis_size: int | tuple[int, int] | None = None,
+                 threads: int = 0, sampling: Sampling | None = None, options: dict[str, str] | None = None):
+        import av
+
+        self.source: Source = resolve_source(source)
+        self.sampling = sampling or Sampling()
+        self._threads = threads
+        opts = {**self.source.options, **(options or {})}
+        try:
+            self._container = av.open(self.source.target, mode="r", format=self.source.format,
+                                      options=opts, timeout=None if not self.source.is_live else 30.0)
+        except av.error.InvalidDataError:
+            raise DecodeError(
+                f"{self.source.name} is not a video FFmpeg can read (unknown container, or a corrupt or truncated file)"
+            ) from None
+        except av.error.FileNotFoundError:
+            raise DecodeError(f"cannot open {self.source.name}: not found") from None
+        except av.error.ProtocolNotFoundError:
+            raise UnsupportedSourceError(f"this FFmpeg build cannot open {self.source.name} (protocol missing)") from None
+        except (av.error.FFmpegError, OSError) as exc:
+            raise DecodeError(f"cannot open {self.source.name}: {exc}") from None
+        if not self._container.streams.video:
+            kinds = sorted({s.type for s in self._container.streams}) or ["no streams"]
+            self._container.close()
+            raise NoVideoStreamError(
+                f"{self.source.name} has no video stream (found: {', '.join(kinds)}); give a video file"
+            )
+        self.stream = self._container.streams.video[0]
+        ctx = self.stream.codec_context
+        ctx.thread_type = "SLICE" if self.source.is_live else "AUTO"
+        ctx.thread_count = threads
+        if self.sampling.keyframes_only:
+            ctx.skip_frame = "NONKEY"
+        tb = self.stream.time_base
+        self.time_base = float(tb) if tb else None
+        self._start_pts = self.stream.start_time
+        self._rotation: int | None = None
+        self.analysis_size_arg = analysis_size
+        self._pts_table: list[int] | None = None
+        self._seek_target: tuple[str, float] | None = None
+        self.stats = DecodeStats()
+
+    # ---- metadata -------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    @property
+    def is_live(self) -> bool:
+        return self.source.is_live
+
+    @property
+    def fps(self) -> float | None:
+        """Average frame rate (frames / duration) from the container, else the codec rate."""
+        r = self.stream.average_rate or self.stream.guessed_rate or self.stream.base_rate
+        return float(r) if r else None
+
+    @property
+    def width(self) -> int:
+        w, h = self.stream.codec_context.width, self.stream.codec_context.height
+        return h if (self.rotation % 180) else w
+
+    @property
+    def height(self) -> int:
+        w, h = self.stream.codec_context.width, self.stream.codec_context.height
+        return w if (self.rotation % 180) else h
+
+    @property
+    def rotation(self) -> int:
+        """Display rotation in degrees counter-clockwise (0, 90, 180, 270)."""
+        if self._rotation is None:
+            self._rotation = self._probe_rotation()
+        return self._rotation
+
+    def _probe_rotation(self) -> int:
+        if self.is_live:
+            return 0
+        import av
+
+        try:
+            with av.open(self.source.target) as c:
+                f = next(c.decode(video=0), None)
+                rot = int(round(getattr(f, "rotation", 0) or 0)) if f is not None else 0
+        except (av.error.FFmpegError, StopIteration):
+            rot = 0
+        return rot % 360
+
+    @property
+    def analysis_size(self) -> tuple[int, int] | None:
+        """(w, h) of the unrotated coded picture at analysis scale, or None."""
+        cw, ch = self.stream.codec_context.width, self.stream.codec_context.height
+        if isinstance(self.analysis_size_arg, (tuple, list)) and self.rotation % 180:
+            return _fit_size(cw, ch, (self.analysis_size_arg[1], self.analysis_size_arg[0]))
+        return _fit_size(cw, ch, self.analysis_size_arg)
+
+    def __len__(self) -> int:
+        n = self.frame_count
+        if n is None:
+            raise TypeError("frame count unknown (live source)")
+        return n
+
+    @property
+    def frame_count(self) -> int | None:
+        """Frames announced by the container header (None if unknown / live)."""
+        if self.is_live:
+            return None
+        return int(self.stream.frames) or None
+
+    @property
+    def duration(self) -> float | None:
+        if self.stream.duration and self.time_base:
+            return self.stream.duration * self.time_base
+        if self._container.duration:
+            return self._container.duration / 1_000_000
+        return None
+
+    # ---- pts table (exact frame index ↔ time, VFR-safe) -----------------------------
+    def pts_table(self) -> list[int]:
+        """Sorted PTS of every frame, from a demux-only pass (no decoding; fast).
+
+        Frame index *i* has PTS ``pts_table()[i]``. Not available for live sources."""
+        if self.is_live:
+            raise UnsupportedSourceError("a live source has no frame table: it cannot seek")
+        if self._pts_table is None:
+            import av
+
+            pts: list[int] = []
+            with av.open(self.source.target) as c:
+                s = c.streams.video[0]
+                try:
+                    for pkt in c.demux(s):
+                        if pkt.size and pkt.pts is not None:
+                            pts.append(pkt.pts)
+                except av.error.FFmpegError:
+                    pass
+            pts.sort()
+            self._pts_table = pts
+        return self._pts_table
+
+    def time_of(self, pts: int | None, fallback_index: int) -> float:
+        if pts is None or self.time_base is None:
+            fps = self.fps or 25.0
+            return fallback_index / fps
+        if self._start_pts is None:
+            self._start_pts = pts
+        return (pts - self._start_pts) * self.time_base
+
+    # ---- seeking ------------------------------------------------------------------
+    def seek(self, *, time: float | None = None, frame: int | None = None) -> "VideoReader":
+        """Position the reader so that the next frame iterated is frame ``frame`` or the
+        first frame whose time is >= ``time`` seconds. Exact (decodes from the previous key frame)."""
+        if (time is None) == (frame is None):
+            raise InputError("seek needs exactly one of time= or frame=")
+        if self.is_live:
+            raise UnsupportedSourceError(f"cannot seek in a live source ({self.name})")
+        if frame is not None:
+            if int(frame) != frame or frame < 0:
+                raise InputError(f"frame must be an integer >= 0, got {frame!r}")
+            self._seek_target = ("frame", int(frame))
+        else:
+            check_positive(time, "time", allow_zero=True)
+            self._seek_target = ("time", float(time))
+        return self
+
+    def read(self, *, time: float | None = None, frame: int | None = None) -> Frame:
+        """Return the single frame at ``frame`` index or at ``time`` seconds."""
+        self.seek(time=time, frame=frame)
+        for f in self._iter(Sampling()):
+            return f
+        where = f"frame {frame}" if frame is not None else f"{time} s"
+        n = len(self.pts_table())
+        raise InputError(f"{self.name} has no frame at {where} (it has {n} frames)")
+
+    # ---- iteration ----------------------------------------------------------------
+    def __iter__(self) -> Iterator[Frame]:
+        return self._iter(self.sampling)
+
+    def frames(self, sampling: Sampling | None = None) -> Iterator[Frame]:
+        """Iterate with another sampling than the reader's default."""
+        return self._iter(sampling or self.sampling)
+
+    def _start(self, sampling: Sampling) -> tuple[int | None, int]:
+        """Seek for a pending target / sampling.start. Returns (min pts to keep, first index)."""
+        target = self._seek_target
+        self._seek_target = None
+        if target is None and sampling.start:
+            target = ("time", float(sampling.start))
+        if target is None:
+            return None, 0
+        table = self.pts_table()
+        if target[0] == "frame":
+            if target[1] >= len(table):
+                return (table[-1] + 1 if table else 0), len(table)
+            idx = target[1]
+        else:
+            start = self._start_pts or 0
+            want = start + target[1] / self.time_base
+            idx = bisect.bisect_left(table, math.floor(want - 1e-6 / self.time_base))
+            if idx >= len(table):
+                return (table[-1] + 1 if table else 0), len(table)
+        target_pts = table[idx]
+        self._container.seek(target_pts, stream=self.stream, backward=True, any_frame=False)
+        self.stream.codec_context.flush_buffers()
+        return target_pts, idx
+
+    def _packets(self) -> Iterator[Any]:
+        import av
+
+        demux = self._container.demux(self.stream)
+        while True:
+            try:
+                pkt = next(demux)
+            except StopIteration:
+                return
+            except av.error.EOFError:
+                return
+            except av.error.FFmpegError as exc:
+                self.stats.truncated = True
+                self.stats.errors.append(f"demux: {exc}")
+                return
+            yield pkt
+
+    def _decoded(self) -> Iterator[Any]:
+        """av frames in presentation order, broken packets skipped and counted."""
+        import av
+
+        for pkt in self._packets():
+            try:
+                out = pkt.decode()
+            except av.error.FFmpegError as exc:
+                self.stats.corrupt_packets += 1
+                if len(self.stats.errors) < 20:
+                    self.stats.errors.append(f"packet pts={pkt.pts}: {exc}")
+                continue
+            for f in out:
+                if getattr(f, "is_corrupt", False):
+                    self.stats.corrupt_frames += 1
+                yield f
+
+    def _iter(self, sampling: Sampling) -> Iterator[Frame]:
+        self.stats = DecodeStats(expected=None if sampling.keyframes_only or sampling.start or self._seek_target
+                                 else self.frame_count)
+        min_pts, index = self._start(sampling)
+        table = self._pts_table if (min_pts is not None or sampling.keyframes_only) else None
+        if sampling.keyframes_only and table is None and not self.is_live:
+            table = self.pts_table()
+        rotation = self.rotation
+        asize = self.analysis_size
+        next_time = None
+        started = min_pts is None
+        for avf in self._decoded():
+            pts = avf.pts if avf.pts is not None else avf.dts
+            if not started:
+                if pts is not None and pts < min_pts:
+                    continue
+                started = True
+            if table is not None and pts is not None:
+                i = bisect.bisect_left(table, pts)
+                index = i if i < len(table) and table[i] == pts else index
+            t = self.time_of(pts, index)
+            self.stats.decoded += 1
+            cur = index
+            index += 1
+            if sampling.end is not None and t >= sampling.end:
+                break
+            if sampling.step > 1 and cur % sampling.step:
+                continue
+            if sampling.fps is not None:
+                if next_time is not None and t + 1e-9 < next_time:
+                    continue
+                next_time = (math.floor(t * sampling.fps + 1e-6) + 1) / sampling.fps
+            self.stats.delivered += 1
+            yield Frame(cur, pts, t, av_frame=avf, rotation=rotation, key_frame=avf.key_frame, analysis_size=asize)
+        self._report()
+
+    def _report(self) -> None:
+        st = self.stats
+        lost = st.lost if st.expected is not None else 0
+        if st.corrupt_packets or st.truncated or lost > max(2, 0.01 * (st.expected or 0)):
+            parts = [f"{self.name}: decoded {st.decoded}"]
+            if st.expected is not None:
+                parts[0] += f" of {st.expected} frames ({lost} lost)"
+            else:
+                parts[0] += " frames"
+            if st.corrupt_packets:
+                parts.append(f"{st.corrupt_packets} corrupt packets skipped")
+            if st.truncated:
+                parts.append("the file ends early (truncated?)")
+            warnings.warn("; ".join(parts), KadrWarning, stacklevel=3)
+
+    # ---- lifecycle ----------------------------------------------------------------
+    def close(self) -> None:
+        try:
+            self._container.close()
+        except Exception:  # closing twice or after a broken stream is harmless
+            pass
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"VideoReader({self.name!r}, {self.width}x{self.height}, fps={self.fps})"

@@ -1,0 +1,1 @@
+"""Video analysis: per-frame statistics, shots, keyframes, exports, evaluation."""
