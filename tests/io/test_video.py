@@ -225,3 +225,13 @@ def test_shared_clips_frame_counts(shared_truth):
         assert abs(info.avg_fps - gt["fps"]) < 0.01, name
         with VideoReader(SHARED_VIDEO / name, analysis_size=64) as r:
             assert sum(1 for _ in r) == gt["frames"], name
+
+
+def test_fast_decode_close_to_standard(demo_clip):
+    """skip_loop_filter changes pixels a little, never the frame count or order."""
+    path, truth = demo_clip
+    with VideoReader(path, analysis_size=64) as a, VideoReader(path, analysis_size=64, fast=True) as b:
+        std = [f.analysis_image.astype(float) for f in a]
+        fast = [f.analysis_image.astype(float) for f in b]
+    assert len(std) == len(fast) == truth.frames
+    assert max(abs(x - y).mean() for x, y in zip(std, fast)) < 4.0

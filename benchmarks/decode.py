@@ -1,0 +1,146 @@
+"""Decoding speed: kadr.io.VideoReader vs PyAV's plain loop vs cv2.VideoCapture.
+
+Run: ``.venv/bin/python benchmarks/decode.py [VIDEO]`` (default: ../shared/data/video/testvideo.mp4).
+Writes benchmarks/results/decode.md. Every reader delivers every frame as a numpy array
+(RGB for kadr and PyAV, BGR for OpenCV — its native order) in the same run; best of 3.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import av  # noqa: E402
+import cv2  # noqa: E402
+
+from _common import SHARED_VIDEO, best_of, machine_line, markdown_table, write_result  # noqa: E402
+from kadr.io import VideoReader  # noqa: E402
+
+ANALYSIS = 256
+
+
+def pyav_plain(path: str, threaded: bool) -> int:
+    n = 0
+    with av.open(path) as c:
+        s = c.streams.video[0]
+        if threaded:
+            s.thread_type = "AUTO"
+        for f in c.decode(s):
+            f.to_ndarray(format="rgb24")
+            n += 1
+    return n
+
+
+def pyav_plain_small(path: str, w: int, h: int) -> int:
+    n = 0
+    with av.open(path) as c:
+        s = c.streams.video[0]
+        s.thread_type = "AUTO"
+        for f in c.decode(s):
+            f.reformat(width=w, height=h, format="rgb24").to_ndarray()
+            n += 1
+    return n
+
+
+def opencv(path: str) -> int:
+    cap = cv2.VideoCapture(path)
+    n = 0
+    while True:
+        ok, _ = cap.read()
+        if not ok:
+            break
+        n += 1
+    cap.release()
+    return n
+
+
+def opencv_small(path: str, w: int, h: int) -> int:
+    cap = cv2.VideoCapture(path)
+    n = 0
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+        n += 1
+    cap.release()
+    return n
+
+
+def kadr_full(path: str) -> int:
+    n = 0
+    with VideoReader(path) as r:
+        for f in r:
+            f.image
+            n += 1
+    return n
+
+
+def kadr_analysis(path: str) -> int:
+    n = 0
+    with VideoReader(path, analysis_size=ANALYSIS) as r:
+        for f in r:
+            f.analysis_image
+            n += 1
+    return n
+
+
+def kadr_analysis_fast(path: str) -> int:
+    n = 0
+    with VideoReader(path, analysis_size=ANALYSIS, fast=True) as r:
+        for f in r:
+            f.analysis_image
+            n += 1
+    return n
+
+
+def kadr_decode_only(path: str) -> int:
+    with VideoReader(path) as r:
+        return sum(1 for _ in r)
+
+
+def main() -> None:
+    path = sys.argv[1] if len(sys.argv) > 1 else str(SHARED_VIDEO / "testvideo.mp4")
+    if not Path(path).exists():
+        sys.exit(f"benchmark video not found: {path}")
+    with VideoReader(path, analysis_size=ANALYSIS) as r:
+        W, H = r.width, r.height
+        w, h = r.analysis_size
+    cv2.setNumThreads(0)
+    runs = [
+        ("PyAV plain loop, threaded (rgb24)", "full", lambda: pyav_plain(path, True)),
+        ("PyAV plain loop, single thread (rgb24)", "full", lambda: pyav_plain(path, False)),
+        ("cv2.VideoCapture (bgr24)", "full", lambda: opencv(path)),
+        ("**kadr VideoReader** `.image`", "full", lambda: kadr_full(path)),
+        (f"PyAV threaded + swscale to {w}x{h}", "analysis", lambda: pyav_plain_small(path, w, h)),
+        (f"cv2.VideoCapture + cv2.resize to {w}x{h}", "analysis", lambda: opencv_small(path, w, h)),
+        (f"**kadr VideoReader** `.analysis_image` ({w}x{h})", "analysis", lambda: kadr_analysis(path)),
+        (f"**kadr VideoReader** `.analysis_image`, `fast=True` ({w}x{h})", "analysis", lambda: kadr_analysis_fast(path)),
+        ("**kadr VideoReader**, decode only (no pixel conversion)", "none", lambda: kadr_decode_only(path)),
+    ]
+    results = []
+    for name, size, fn in runs:
+        fn()  # warm-up (file cache, codec init)
+        secs, n = best_of(fn, 3)
+        results.append((name, size, n, n / secs))
+        print(f"{name}: {n / secs:.1f} fps", file=sys.stderr)
+    fastest_full = max(fps for name, size, _, fps in results if size == "full" and "kadr" not in name)
+    kadr_full_fps = next(fps for name, size, _, fps in results if size == "full" and "kadr" in name)
+    kadr_small_fps = max(fps for name, size, _, fps in results if size == "analysis" and "kadr" in name)
+    rows = [(name, size, n, round(fps, 1), f"{fps / fastest_full:.2f}×") for name, size, n, fps in results]
+    text = (
+        f"# Decoding speed\n\n`{Path(path).name}` ({W}x{H}, {results[0][2]} frames), {machine_line()}.\n"
+        f"Best of 3 runs after a warm-up, all in one process. Ratio = frames/s ÷ the fastest plain "
+        f"full-size loop of a peer.\n\n"
+        + markdown_table(["reader", "output size", "frames", "frames/s", "ratio"], rows)
+        + f"\n\nkadr full size vs the fastest plain loop: **{kadr_full_fps / fastest_full:.2f}×** (goal ≥ 0.95×). "
+        f"kadr analysis size vs kadr full size: **{kadr_small_fps / kadr_full_fps:.2f}×** faster.\n"
+        f"\nReproduce: `.venv/bin/python benchmarks/decode.py [VIDEO]`.\n"
+    )
+    write_result("decode", text)
+
+
+if __name__ == "__main__":
+    main()
