@@ -235,3 +235,30 @@ def test_fast_decode_close_to_standard(demo_clip):
         fast = [f.analysis_image.astype(float) for f in b]
     assert len(std) == len(fast) == truth.frames
     assert max(abs(x - y).mean() for x, y in zip(std, fast)) < 4.0
+
+
+def test_http_source(demo_clip, tmp_path):
+    """An http:// URL opens through the same class (server on loopback only). MPEG-TS,
+    since Python's simple server has no Range requests (an MP4 with its index at the end
+    needs them)."""
+    import functools
+    import http.server
+    import threading
+
+    ffmpeg = needs_ffmpeg()
+    src, truth = demo_clip
+    path = tmp_path / "demo.ts"
+    subprocess.run([ffmpeg, "-v", "error", "-i", str(src), "-c", "copy", str(path)], check=True)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(path.parent))
+    handler.log_message = lambda *a, **k: None
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    try:
+        url = f"http://127.0.0.1:{srv.server_address[1]}/{path.name}"
+        with VideoReader(url, analysis_size=32) as r:
+            assert r.is_live
+            n = sum(1 for _ in r)
+        assert n == truth.frames
+    finally:
+        srv.shutdown()
