@@ -1,0 +1,304 @@
+"""Keyframes chosen by content: the frames that best represent a shot.
+
+For each shot kadr samples up to ``candidates`` frames evenly (streaming: a decimating
+buffer that keeps every ``2**k``-th frame of the open shot, so the shot length need not
+be known in advance), embeds them with an encoder (:mod:`kadr.features`) and picks:
+
+1. the **medoid** — the candidate with the largest mean cosine similarity to the other
+   candidates (equivalently the smallest sum of cosine distances ``1 - <e_i, e_j>``),
+   traded against **sharpness** (variance of the Laplacian of the luma, Pech-Pacheco et
+   al., "Diatom autofocusing in brightfield microscopy", ICPR 2000), so that a blurred
+   frame loses against an almost equally typical sharp one;
+2. then greedy **farthest-point** selection (Gonzalez, "Clustering to minimize the maximum
+   intercluster distance", TCS 1985): the candidate whose cosine distance to the nearest
+   chosen keyframe is largest is added while that distance exceeds ``novelty``, up to
+   ``max_per_shot`` keyframes. A static shot gets one keyframe; a pan across two rooms
+   gets one per room. ``coverage`` reports the remaining largest distance (0 = every
+   candidate is represented exactly).
+
+Frames inside a gradual transition (dissolve, fade) are never candidates when the
+transitions are known; a ``margin`` fraction at both ends of a shot is skipped too.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+import numpy as np
+
+from kadr._checks import check_range
+from kadr._options import opt
+from kadr.errors import InputError, OutputError
+from kadr.video.types import Keyframe, Shot, Transition
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kadr.features.base import Encoder
+    from kadr.io.video import Frame
+
+#: the encoder used to compare candidate frames unless told otherwise
+DEFAULT_KEYFRAME_ENCODER = "hsv-hist"
+
+
+@dataclass
+class KeyframeOptions:
+    """How keyframes are chosen (see the module docstring for the method)."""
+
+    encoder: str = opt(DEFAULT_KEYFRAME_ENCODER, "encoder whose embeddings decide which frames represent a shot "
+                       "(any name of `kadr encoders`, e.g. hsv-hist, effnet-lite0)", metavar="NAME")
+    max_per_shot: int = opt(3, "at most this many keyframes per shot", metavar="N")
+    candidates: int = opt(24, "frames sampled per shot and compared", metavar="N")
+    novelty: float = opt(0.15, "add another keyframe only when some candidate is at least this cosine distance "
+                         "(0..2) from every keyframe chosen so far", metavar="D")
+    sharpness_weight: float = opt(0.3, "weight of sharpness against typicality when picking a frame (0..1)", metavar="W")
+    margin: float = opt(0.1, "fraction of the shot skipped at both ends (transition residue)", metavar="F")
+
+    def __post_init__(self) -> None:
+        for name in ("max_per_shot", "candidates"):
+            v = getattr(self, name)
+            if int(v) != v or v < 1:
+                raise InputError(f"{name} must be an integer >= 1, got {v!r}")
+        check_range(self.novelty, "novelty", 0.0, 2.0)
+        check_range(self.sharpness_weight, "sharpness_weight", 0.0, 1.0)
+        check_range(self.margin, "margin", 0.0, 0.45)
+
+
+def sharpness(rgb: np.ndarray) -> float:
+    """Variance of the Laplacian of the BT.601 luma (grey levels², >= 0; larger = sharper)."""
+    import cv2
+
+    grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_32F).var())
+
+
+def _unit_range(v: np.ndarray, *, min_spread: float) -> np.ndarray:
+    """Scale to [0, 1]; values that barely differ (spread < min_spread) all become 1."""
+    lo, hi = float(v.min()), float(v.max())
+    if hi - lo < min_spread:
+        return np.ones_like(v, dtype=np.float64)
+    return (v - lo) / (hi - lo)
+
+
+def choose_keyframes(embeddings: np.ndarray, sharp: np.ndarray | None = None, *, max_k: int = 3,
+                     novelty: float = 0.15, sharpness_weight: float = 0.3) -> tuple[list[int], float]:
+    """Pick representative rows of ``embeddings`` (N, D), rows L2-normalised.
+
+    Returns (chosen row indices in the order they were picked — the first is the medoid
+    —, coverage = max over rows of the cosine distance to the nearest chosen row).
+    ``sharp`` (N,) >= 0 raises the chance of sharp rows (weight ``sharpness_weight``).
+    """
+    e = np.asarray(embeddings, dtype=np.float64)
+    if e.ndim != 2 or e.shape[0] == 0:
+        raise InputError(f"embeddings must be a non-empty (N, D) array, got shape {e.shape}")
+    n = e.shape[0]
+    sim = np.clip(e @ e.T, -1.0, 1.0)
+    dist = 1.0 - sim
+    np.fill_diagonal(dist, 0.0)  # a row covers itself (even an all-zero one)
+    w = float(sharpness_weight)
+    s = np.ones(n) if sharp is None else _unit_range(np.asarray(sharp, np.float64), min_spread=1e-9)
+    # typicality: mean similarity to the others (medoid = argmax); differences below 1e-4 are noise
+    typical = _unit_range(sim.mean(axis=1), min_spread=1e-4)
+    first = int(np.argmax((1 - w) * typical + w * s))
+    chosen = [first]
+    nearest = dist[first].copy()
+    while len(chosen) < max_k:
+        gain = nearest * ((1 - w) + w * s)
+        j = int(np.argmax(gain))
+        if nearest[j] < novelty:
+            break
+        chosen.append(j)
+        nearest = np.minimum(nearest, dist[j])
+    return chosen, float(max(0.0, nearest.max()))
+
+
+@dataclass
+class ShotKeyframes:
+    """The keyframes of one shot plus what was learnt choosing them."""
+
+    shot: Shot
+    keyframes: list[Keyframe]
+    embeddings: np.ndarray           # (k, D) float32 rows of the chosen keyframes, L2-normalised
+    thumbnails: list[np.ndarray]     # analysis-size RGB images of the keyframes
+    sharpness: list[float]
+    candidates: int
+    coverage: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"shot": self.shot.index, "keyframes": [k.to_dict() for k in self.keyframes],
+                "sharpness": [round(s, 2) for s in self.sharpness], "candidates": self.candidates,
+                "coverage": round(self.coverage, 4)}
+
+
+def resolve_encoder(encoder: "str | Encoder") -> "Encoder":
+    """An Encoder instance from a registry name (or the instance itself)."""
+    from kadr.features.base import Encoder
+
+    if isinstance(encoder, Encoder):
+        return encoder
+    from kadr import features
+
+    return features.get(str(encoder))
+
+
+def _image_path(out_dir: Path, shot: Shot, frame: int, ext: str) -> Path:
+    return out_dir / f"shot{shot.index:04d}_f{frame:06d}.{ext}"
+
+
+def save_image(img: np.ndarray, path: Path, *, max_side: int | None = None, quality: int = 90) -> Path:
+    """Write an RGB uint8 image (JPEG/PNG by extension), optionally downscaled; OutputError on failure."""
+    from PIL import Image
+
+    pil = Image.fromarray(img)
+    if max_side and max(pil.size) > max_side:
+        pil.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    try:
+        pil.save(path, quality=quality) if path.suffix.lower() in (".jpg", ".jpeg") else pil.save(path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc}; choose a writable folder") from None
+    return path
+
+
+def prepare_dir(path: str | os.PathLike) -> Path:
+    """Create an output folder (parents too) and check it is writable."""
+    p = Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output folder {str(p)!r}: {exc}; choose a writable place") from None
+    if not os.access(p, os.W_OK):
+        raise OutputError(f"output folder {str(p)!r} is not writable; choose another one or fix its permissions")
+    return p
+
+
+class KeyframePicker:
+    """Streaming keyframe choice: feed frames in order with :meth:`update`; call
+    :meth:`close_shot` when a shot ends (as soon as the detector knows it).
+
+    Candidates are buffered per open shot (``Frame`` objects: pixels are converted only for
+    the kept ones), so memory is bounded by ``options.candidates`` frames.
+    """
+
+    def __init__(self, encoder: "str | Encoder | None" = None, options: KeyframeOptions | None = None, *,
+                 out_dir: str | os.PathLike | None = None, image_format: str = "jpg", max_side: int | None = None):
+        self.options = options or KeyframeOptions()
+        self.encoder = resolve_encoder(encoder if encoder is not None else self.options.encoder)
+        self.out_dir = prepare_dir(out_dir) if out_dir is not None else None
+        if image_format not in ("jpg", "png"):
+            raise InputError(f"image_format must be 'jpg' or 'png', got {image_format!r}")
+        self.image_format = image_format
+        self.max_side = max_side
+        self._buf: list["Frame"] = []
+        self._start: int | None = None
+        self._step = 1
+        self._excluded: list[tuple[int, int]] = []
+
+    def exclude(self, start_frame: int, end_frame: int) -> None:
+        """Never pick frames in [start_frame, end_frame) (a gradual transition)."""
+        self._excluded.append((int(start_frame), int(end_frame)))
+
+    def update(self, frame: "Frame") -> None:
+        """Offer the next decoded frame (in index order)."""
+        if self._start is None:
+            self._start = frame.index
+        off = frame.index - self._start
+        if off % self._step:
+            return
+        self._buf.append(frame)
+        if len(self._buf) > 2 * self.options.candidates:
+            self._step *= 2
+            self._buf = [f for f in self._buf if (f.index - self._start) % self._step == 0]
+
+    def _candidates(self, shot: Shot) -> list["Frame"]:
+        inside = [f for f in self._buf if shot.start_frame <= f.index < shot.end_frame]
+        clean = [f for f in inside if not any(a <= f.index < b for a, b in self._excluded)] or inside
+        m = int(self.options.margin * shot.frames)
+        trimmed = [f for f in clean if shot.start_frame + m <= f.index < shot.end_frame - m] or clean
+        c = self.options.candidates
+        if len(trimmed) > c:
+            pick = np.linspace(0, len(trimmed) - 1, c).round().astype(int)
+            trimmed = [trimmed[i] for i in sorted(set(pick.tolist()))]
+        return trimmed
+
+    def close_shot(self, shot: Shot) -> ShotKeyframes:
+        """Choose the keyframes of ``shot`` from the frames offered so far; frames before
+        ``shot.end_frame`` are then dropped from the buffer. ``shot.keyframes`` is filled."""
+        cands = self._candidates(shot)
+        self._buf = [f for f in self._buf if f.index >= shot.end_frame]
+        self._start, self._step = (self._buf[0].index if self._buf else None), 1
+        self._excluded = [(a, b) for a, b in self._excluded if b > shot.end_frame]
+        if not cands:
+            shot.keyframes = []
+            return ShotKeyframes(shot, [], np.zeros((0, self.encoder.dim), np.float32), [], [], 0, 0.0)
+        imgs = [f.analysis_image for f in cands]
+        emb = self.encoder.encode_images(imgs)
+        sharp = np.array([sharpness(im) for im in imgs])
+        o = self.options
+        order, coverage = choose_keyframes(emb, sharp, max_k=o.max_per_shot, novelty=o.novelty,
+                                           sharpness_weight=o.sharpness_weight)
+        order = sorted(order)  # keyframes in time order
+        kfs = []
+        for i in order:
+            f = cands[i]
+            path = None
+            if self.out_dir is not None:
+                path = str(save_image(f.image, _image_path(self.out_dir, shot, f.index, self.image_format),
+                                      max_side=self.max_side))
+            kfs.append(Keyframe(frame=int(f.index), time=round(float(f.time), 6), path=path))
+        for f in cands:
+            f.release()
+        shot.keyframes = kfs
+        return ShotKeyframes(shot, kfs, emb[order].astype(np.float32), [imgs[i] for i in order],
+                             [float(sharp[i]) for i in order], len(cands), coverage)
+
+
+def pick_keyframes(source: "str | os.PathLike | Iterable[Frame]", shots: Sequence[Shot], *,
+                   transitions: Sequence[Transition] = (), encoder: "str | Encoder | None" = None,
+                   options: KeyframeOptions | None = None, out_dir: str | os.PathLike | None = None,
+                   analysis_size: int = 256, image_format: str = "jpg", max_side: int | None = None,
+                   progress: bool | None = None) -> list[ShotKeyframes]:
+    """Keyframes for every shot of a video file (one decode pass) or of an iterable of
+    frames. ``shots`` must be sorted and non-overlapping; their ``keyframes`` are filled in
+    place. With ``out_dir`` the keyframes are saved there (full size unless ``max_side``)
+    as ``shot0003_f000123.jpg`` and ``Keyframe.path`` is set."""
+    from kadr._progress import track
+
+    shots = sorted(shots, key=lambda s: s.start_frame)
+    for a, b in zip(shots, shots[1:]):
+        if b.start_frame < a.end_frame:
+            raise InputError(f"shots {a.index} and {b.index} overlap ({a.start_frame}-{a.end_frame} and "
+                             f"{b.start_frame}-{b.end_frame}); pass non-overlapping shots")
+    picker = KeyframePicker(encoder, options, out_dir=out_dir, image_format=image_format, max_side=max_side)
+    for t in transitions:
+        if t.end_frame > t.start_frame:
+            picker.exclude(t.start_frame, t.end_frame)
+    results: list[ShotKeyframes] = []
+    if not shots:
+        return results
+    reader = None
+    if isinstance(source, (str, os.PathLike)):
+        from kadr.io.video import VideoReader
+
+        reader = VideoReader(source, analysis_size=analysis_size or None)
+        total = shots[-1].end_frame
+        frames: Iterable = track(reader, total=total, desc="keyframes", unit="frames", enabled=progress)
+    else:
+        frames = source
+    k = 0
+    try:
+        for f in frames:
+            while k < len(shots) and f.index >= shots[k].end_frame:
+                results.append(picker.close_shot(shots[k]))
+                k += 1
+            if k == len(shots):
+                break
+            if f.index >= shots[k].start_frame:
+                picker.update(f)
+        while k < len(shots):
+            results.append(picker.close_shot(shots[k]))
+            k += 1
+    finally:
+        if reader is not None:
+            reader.close()
+    return results
