@@ -1,0 +1,180 @@
+"""``kadr.Index``: the Python face of the store — add, remove, stats, search, dedup."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from kadr.errors import InputError
+from kadr.features.base import Encoder, l2_normalise
+from kadr.index._encoders import DEFAULT_ENCODER, resolve_encoder
+from kadr.index.indexing import AddReport, add_files
+from kadr.index.store import Hit, Store, StoreOptions
+
+#: How several query vectors (images, text, frames) are combined into one.
+COMBINE_MODES = ("mean", "max")
+
+
+class Index:
+    """An image/keyframe database in a folder (embedded LanceDB, nothing to start).
+
+    >>> idx = Index("photos.db")                       # encoder: the table's, else effnet-lite0
+    >>> idx.add(["photos/", "clips/"])                 # resumable and idempotent
+    >>> idx.search(image="query.jpg", k=5, where="kind = 'image'", min_score=0.5)
+    """
+
+    def __init__(self, path: str | os.PathLike, encoder: str | Encoder | None = None, *,
+                 options: StoreOptions | None = None, create: bool = True):
+        self.store = Store(path, options=options, create=create)
+        self._encoder: Encoder | None = encoder if isinstance(encoder, Encoder) else None
+        if encoder is None:
+            known = self.store.encoders()
+            self.encoder_name = self.store.default_encoder() if known else DEFAULT_ENCODER
+        else:
+            self.encoder_name = encoder.name if isinstance(encoder, Encoder) else str(encoder)
+
+    @property
+    def path(self) -> Path:
+        return self.store.path
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = resolve_encoder(self.encoder_name)
+            self.encoder_name = self._encoder.name
+        return self._encoder
+
+    def _check_table(self) -> None:
+        """Fail fast (before loading a model) when the table of this encoder does not exist."""
+        self.store.table(self.encoder_name)
+
+    # ---- writing ---------------------------------------------------------------------------
+    def add(self, paths: str | os.PathLike | Iterable[str | os.PathLike], *, video_mode: str = "keyframes",
+            commit_every: int = 64, progress: bool | None = None) -> AddReport:
+        """Index image/video files and folders. Unchanged files are skipped, changed ones
+        replaced, unreadable ones listed in ``report.failed``."""
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        return add_files(self.store, self.encoder, list(paths), video_mode=video_mode,
+                         commit_every=commit_every, progress=progress)
+
+    def remove(self, paths: str | os.PathLike | Iterable[str | os.PathLike]) -> dict[str, Any]:
+        """Delete the rows of files, or of every file under folders (the files need not exist)."""
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        self._check_table()
+        sources = self.store.file_states(self.encoder_name)
+        doomed: list[str] = []
+        unmatched: list[str] = []
+        for raw in paths:
+            p = str(Path(raw).expanduser().resolve())
+            hit = [s for s in sources if s == p or s.startswith(p.rstrip(os.sep) + os.sep)]
+            (doomed.extend(hit) if hit else unmatched.append(str(raw)))
+        rows = self.store.delete_sources(self.encoder_name, doomed) if doomed else 0
+        if rows:
+            self.store.maintain(self.encoder_name)
+        return {"files_removed": len(set(doomed)), "rows_removed": rows, "not_in_index": unmatched}
+
+    # ---- reading ---------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        """Per encoder table: rows, files, rows per kind, videos, dim, ANN index state, disk size."""
+        out: dict[str, Any] = {"db": str(self.path), "tables": []}
+        for enc, info in sorted(self.store.encoders().items()):
+            t = self.store.table(enc)
+            at = self.store.rows(enc, columns=["source", "kind", "video"])
+            kinds: dict[str, int] = {}
+            for k in at.column("kind").to_pylist():
+                kinds[k] = kinds.get(k, 0) + 1
+            ann = None
+            for ix in t.list_indices():
+                if "vector" in ix.columns:
+                    st = t.index_stats(ix.name)
+                    ann = {"type": str(getattr(ix, "index_type", "")), "indexed_rows": int(st.num_indexed_rows),
+                           "unindexed_rows": int(st.num_unindexed_rows), **self.store.ann_params(at.num_rows, int(info["dim"]))}
+            out["tables"].append({
+                "encoder": enc, "table": info["table"], "dim": int(info["dim"]), "rows": at.num_rows,
+                "files": len(set(at.column("source").to_pylist())),
+                "videos": len({v for v in at.column("video").to_pylist() if v}), "kinds": kinds,
+                "search": "ann (IVF-PQ)" if ann else "exact", "ann_index": ann, "version": int(t.version),
+            })
+        out["disk_bytes"] = sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
+        return out
+
+    def embed_queries(self, images: Sequence[Any] = (), *, texts: Sequence[str] = (),
+                      frames: Sequence[str] = ()) -> np.ndarray:
+        """(n, D) query vectors from images (paths/arrays), texts and ``clip.mp4@12s`` frame refs."""
+        self._check_table()
+        parts = []
+        if texts:
+            if not self.encoder.supports_text:
+                raise InputError(f"encoder {self.encoder_name!r} of this index has no text tower, so --text cannot be "
+                                 "used; index with a text-capable encoder (clip:/path or siglip:/path) or query with --image")
+            parts.append(np.asarray(self.encoder.encode_text(list(texts)), np.float32))
+        pics = [_load_query_image(x) for x in images] + [load_frame_ref(r) for r in frames]
+        if pics:
+            parts.append(self.encoder.encode_images(pics))
+        if not parts:
+            raise InputError("give a query: an image, a text or a frame (clip.mp4@12s)")
+        return l2_normalise(np.concatenate(parts, axis=0))
+
+    def search(self, image: Any = None, *, images: Sequence[Any] = (), text: str | Sequence[str] | None = None,
+               frame: str | Sequence[str] | None = None, vector: np.ndarray | None = None, k: int = 10,
+               where: str | None = None, min_score: float | None = None, combine: str = "mean") -> list[Hit]:
+        """Ranked hits (cosine similarity) for one or several queries combined.
+
+        ``combine="mean"`` searches with the normalised mean of the query vectors;
+        ``"max"`` searches each and ranks rows by their best score over the queries."""
+        if combine not in COMBINE_MODES:
+            raise InputError(f"combine must be one of {', '.join(COMBINE_MODES)}, got {combine!r}")
+        if min_score is not None and not -1.0 <= float(min_score) <= 1.0:
+            raise InputError(f"min_score is a cosine similarity in [-1, 1], got {min_score}")
+        imgs = ([image] if image is not None else []) + list(images)
+        texts = [text] if isinstance(text, str) else list(text or [])
+        frames = [frame] if isinstance(frame, str) else list(frame or [])
+        if vector is not None:
+            self._check_table()
+            q = l2_normalise(np.atleast_2d(np.asarray(vector, np.float32)))
+        else:
+            q = self.embed_queries(imgs, texts=texts, frames=frames)
+        if combine == "mean" or len(q) == 1:
+            v = l2_normalise(q.mean(axis=0, keepdims=True))[0]
+            return self.store.search(self.encoder_name, v, k=k, where=where, min_score=min_score)
+        best: dict[str, Hit] = {}
+        for row in q:
+            for h in self.store.search(self.encoder_name, row, k=k, where=where, min_score=min_score):
+                if h.id not in best or h.score > best[h.id].score:
+                    best[h.id] = h
+        ranked = sorted(best.values(), key=lambda h: -h.score)[:k]
+        for i, h in enumerate(ranked):
+            h.rank = i + 1
+        return ranked
+
+    def dedup(self, **kwargs: Any):
+        """Duplicate and near-duplicate groups; see :func:`kadr.index.dedup.find_duplicates`."""
+        from kadr.index.dedup import find_duplicates
+
+        self._check_table()
+        return find_duplicates(self.store, self.encoder_name, **kwargs)
+
+
+def _load_query_image(x: Any) -> np.ndarray:
+    from kadr.io.images import load_image
+
+    return load_image(x)
+
+
+def load_frame_ref(ref: str) -> np.ndarray:
+    """The RGB frame of ``clip.mp4@12.5s`` (time) or ``clip.mp4@#300`` (frame index)."""
+    from kadr.io.timecode import split_frame_ref
+    from kadr.io.video import VideoReader
+
+    parts = split_frame_ref(ref)
+    if parts is None:
+        raise InputError(f"bad frame reference {ref!r}; use clip.mp4@12s (time) or clip.mp4@#300 (frame index)")
+    path, what, value = parts
+    with VideoReader(path) as r:
+        f = r.read(time=value) if what == "time" else r.read(frame=int(value))
+        return f.image

@@ -1,0 +1,162 @@
+"""Duplicate groups in an index: true (near-exact) duplicates apart from merely similar items.
+
+Rules (defaults in :class:`DedupOptions`, checked by ``tests/index/test_dedup.py``):
+
+* a pair is a **duplicate** when its embedding cosine is ≥ ``near_cosine``, or when the
+  cosine is ≥ ``similar_cosine`` and the 64-bit pHash Hamming distance is ≤ ``max_hamming``
+  (re-encodes, rescales and light edits of one picture); byte-identical files (same content
+  hash) are duplicates too and are flagged ``exact``;
+* a pair is **similar** when its cosine is ≥ ``similar_cosine`` and it is not a duplicate
+  (the same scene from another crop or moment, a look-alike);
+* groups are the connected components of those pairs (union-find); a similar group never
+  repeats a pair already inside one duplicate group;
+* rows of the same source file (frames of one video) are not paired unless ``same_source``.
+
+pHash: Zauner 2010 via ``imagehash.phash``; 8 of 64 bits is the usual near-duplicate bound
+(imagehash README suggests comparing with a small Hamming distance; 8 ≈ 12 % of the bits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from kadr._checks import check_range
+from kadr._options import opt
+from kadr.index.schema import hamming64
+
+
+@dataclass
+class DedupOptions:
+    near_cosine: float = opt(0.95, "cosine at or above which two items are duplicates whatever their hashes")
+    similar_cosine: float = opt(0.80, "cosine at or above which two items are similar")
+    max_hamming: int = opt(8, "pHash Hamming distance (of 64 bits) at or below which similar items are duplicates")
+    same_source: bool = opt(False, "also pair rows of the same file (frames of one video)")
+
+    def __post_init__(self) -> None:
+        check_range(self.near_cosine, "near_cosine", -1.0, 1.0)
+        check_range(self.similar_cosine, "similar_cosine", -1.0, 1.0)
+        check_range(self.max_hamming, "max_hamming", 0, 64)
+        if self.similar_cosine > self.near_cosine:
+            from kadr.errors import InputError
+
+            raise InputError(f"similar_cosine ({self.similar_cosine}) must be <= near_cosine ({self.near_cosine})")
+
+
+@dataclass
+class Group:
+    kind: str  # "duplicate" | "similar"
+    items: list[dict[str, Any]]
+    min_score: float
+    max_hamming: int
+    exact: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _UnionFind:
+    def __init__(self, n: int):
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+    def groups(self, members: set[int]) -> list[list[int]]:
+        out: dict[int, list[int]] = {}
+        for i in sorted(members):
+            out.setdefault(self.find(i), []).append(i)
+        return [g for g in out.values() if len(g) > 1]
+
+
+def candidate_pairs(vectors: np.ndarray, min_cosine: float, *, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All pairs i < j with cosine ≥ ``min_cosine`` (exact, chunked matrix products):
+    returns (i, j, cosine) arrays."""
+    v = np.asarray(vectors, np.float32)
+    I, J, S = [], [], []
+    for a in range(0, len(v), chunk):
+        s = v[a:a + chunk] @ v.T
+        ii, jj = np.nonzero(s >= min_cosine)
+        ii = ii + a
+        keep = jj > ii
+        I.append(ii[keep])
+        J.append(jj[keep])
+        S.append(s[ii[keep] - a, jj[keep]])
+    if not I:
+        return np.zeros(0, int), np.zeros(0, int), np.zeros(0, np.float32)
+    return np.concatenate(I), np.concatenate(J), np.concatenate(S)
+
+
+def classify_pairs(vectors: np.ndarray, phashes: np.ndarray, hashes: list[str | None], sources: list[str],
+                   options: DedupOptions) -> tuple[list[tuple[int, int, float, int, bool]], list[tuple[int, int, float, int]]]:
+    """(duplicate pairs (i, j, cos, hamming, exact), similar pairs (i, j, cos, hamming))."""
+    o = options
+    i, j, s = candidate_pairs(vectors, min(o.similar_cosine, o.near_cosine))
+    dups, sims = [], []
+    by_hash: dict[str, list[int]] = {}
+    for idx, h in enumerate(hashes):
+        if h:
+            by_hash.setdefault(h, []).append(idx)
+    seen: set[tuple[int, int]] = set()
+    for members in by_hash.values():  # byte-identical files, whatever the encoder says
+        for b in members[1:]:
+            if sources[members[0]] != sources[b] or o.same_source:
+                dups.append((members[0], b, 1.0, 0, True))
+                seen.add((members[0], b))
+    ham = hamming64(phashes[i], phashes[j]) if len(i) else np.zeros(0, int)
+    for a, b, c, h in zip(i.tolist(), j.tolist(), s.tolist(), ham.tolist()):
+        if (a, b) in seen or (not o.same_source and sources[a] == sources[b]):
+            continue
+        if c >= o.near_cosine or (c >= o.similar_cosine and h <= o.max_hamming):
+            dups.append((a, b, c, h, False))
+        elif c >= o.similar_cosine:
+            sims.append((a, b, c, h))
+    return dups, sims
+
+
+def find_duplicates(store, encoder: str, *, where: str | None = None, options: DedupOptions | None = None) -> dict[str, Any]:
+    """Duplicate and similar groups among the rows of ``encoder``'s table (matching ``where``)."""
+    o = options or DedupOptions()
+    cols = ["id", "source", "kind", "frame_index", "time", "content_hash", "phash", "vector"]
+    at = store.rows(encoder, where=where, columns=cols)
+    n = at.num_rows
+    out: dict[str, Any] = {"rows": n, "encoder": encoder, "metric": "cosine", "thresholds": asdict(o),
+                           "duplicates": [], "similar": []}
+    if n < 2:
+        return out
+    vec = np.asarray(at.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False),
+                     np.float32).reshape(n, -1)
+    ph = np.asarray(at.column("phash").fill_null(0).to_numpy(), np.int64)
+    meta = at.select(["id", "source", "kind", "frame_index", "time"]).to_pylist()
+    dups, sims = classify_pairs(vec, ph, at.column("content_hash").to_pylist(), [m["source"] for m in meta], o)
+
+    def build(kind: str, pairs: list) -> tuple[list[Group], _UnionFind]:
+        uf = _UnionFind(n)
+        members: set[int] = set()
+        for p in pairs:
+            uf.union(p[0], p[1])
+            members.update(p[:2])
+        groups = []
+        for g in uf.groups(members):
+            gs = set(g)
+            inside = [p for p in pairs if p[0] in gs]
+            groups.append(Group(kind, [meta[x] for x in g], round(min(p[2] for p in inside), 6),
+                                int(max(p[3] for p in inside)), exact=kind == "duplicate" and all(p[4] for p in inside)))
+        return groups, uf
+
+    dgroups, duf = build("duplicate", dups)
+    sims = [p for p in sims if duf.find(p[0]) != duf.find(p[1])]
+    sgroups, _ = build("similar", sims)
+    out["duplicates"] = sorted(dgroups, key=lambda g: (-len(g.items), g.items[0]["source"]))
+    out["similar"] = sorted(sgroups, key=lambda g: (-len(g.items), g.items[0]["source"]))
+    return out

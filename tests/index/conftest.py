@@ -1,0 +1,52 @@
+"""Fixtures of the index tests: a small deterministic encoder, sample photos, variants."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kadr.features.base import Encoder
+
+
+class ThumbEncoder(Encoder):
+    """A tiny classical encoder for the store tests: a 12×12 grey thumbnail (mean removed)
+    concatenated with a 4×4×4 RGB histogram; 208-d. Robust to rescaling and re-encoding,
+    sensitive to content; no model download."""
+
+    name = "test-thumb"
+    dim = 144 + 64
+
+    def _encode_batch(self, images):
+        import cv2
+
+        out = []
+        for img in images:
+            img = img if img.dtype == np.uint8 else (img >> 8).astype(np.uint8)
+            g = cv2.resize(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), (12, 12), interpolation=cv2.INTER_AREA)
+            g = g.astype(np.float32).ravel()
+            g = (g - g.mean()) / (g.std() + 1e-6)
+            h = np.histogramdd(img.reshape(-1, 3), bins=(4, 4, 4), range=[(0, 256)] * 3)[0].ravel()
+            h = np.sqrt(h / h.sum()) * 12.0
+            out.append(np.concatenate([g, h]))
+        return np.stack(out)
+
+
+@pytest.fixture(scope="session")
+def thumb_encoder():
+    return ThumbEncoder()
+
+
+@pytest.fixture(scope="session")
+def photo_dir(tmp_path_factory):
+    """Eight scikit-image sample photos saved as PNG/JPEG in a nested folder."""
+    from PIL import Image
+
+    from kadr.io.synthetic import sample_photo
+
+    d = tmp_path_factory.mktemp("photos")
+    (d / "sub").mkdir()
+    names = ["astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field", "camera", "coins"]
+    for i, n in enumerate(names):
+        target = (d / "sub" if i % 2 else d) / (f"{n}.png" if i % 3 else f"{n}.jpg")
+        Image.fromarray(sample_photo(n)).save(target, quality=92)
+    return d
