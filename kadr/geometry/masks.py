@@ -1,0 +1,250 @@
+"""Masks as extra channels: motion (optical-flow magnitude), HOG-style gradients on the
+HSV channels, local contrast; stacking them onto a frame; masked comparison.
+
+Every mask is an (H, W) ``float32`` map in [0, 1] at the frame's size; images are RGB
+``uint8``/``uint16`` (H, W, 3).
+
+Gradient channels follow HOG (Dalal & Triggs, "Histograms of Oriented Gradients for Human
+Detection", CVPR 2005): centred ``[-1, 0, 1]`` derivatives without smoothing, per channel
+``magnitude = sqrt(gx² + gy²)`` and unsigned ``angle = atan2(gy, gx) mod 180°``; of
+several colour channels the one with the largest magnitude wins at each pixel. Here the
+channels are H, S, V (all scaled to [0, 1], hue in turns). Hue is circular, so its
+difference is wrapped to [-0.5, 0.5) turn; it is undefined where saturation is 0, so by
+default (``hue_weight=True``) the hue derivative is multiplied by the smaller saturation
+of the two pixels it compares (otherwise sensor noise on grey areas reads as strong hue
+edges). Border pixels get 0 derivatives (as scikit-image's ``hog``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from kadr._checks import check_choice, check_positive, check_same_shape
+from kadr._options import opt
+from kadr.errors import DataRangeError, InputError, ShapeError
+from kadr.geometry.flow import camera_flow, flow_magnitude, optical_flow
+
+MASK_KINDS = ("motion", "gradient", "contrast")
+NORMALISATIONS = ("p99", "max", "none")
+COMPENSATIONS = ("none", "median", "camera")
+
+
+@dataclass
+class MaskOptions:
+    flow: str = opt("dis", "optical-flow method for the motion mask (dis, farneback, or a model folder)",
+                    metavar="NAME|DIR")
+    motion_threshold: float = opt(1.0, "motion in pixels that counts as moving (soft mask = 0.5 there)")
+    compensate: str = opt("camera", "remove camera motion before the motion mask: none, median flow, "
+                          "or a homography fitted to the flow", choices=COMPENSATIONS)
+    contrast_sigma: float = opt(4.0, "Gaussian window (sigma, px) of the local-contrast mask")
+    normalize: str = opt("p99", "how gradient and contrast maps are scaled to [0, 1]", choices=NORMALISATIONS)
+
+
+def _unit_rgb(image: np.ndarray, name: str) -> np.ndarray:
+    """RGB float32 in [0, 1] from uint8/uint16 (H, W, 3)."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ShapeError(f"{name} must be an RGB image (H, W, 3), got shape {image.shape}")
+    if image.dtype == np.uint8:
+        return image.astype(np.float32) / 255.0
+    if image.dtype == np.uint16:
+        return image.astype(np.float32) / 65535.0
+    raise DataRangeError(f"{name} has dtype {image.dtype}; give uint8 or uint16 RGB pixels")
+
+
+def _normalise(m: np.ndarray, how: str) -> np.ndarray:
+    check_choice(how, "normalize", NORMALISATIONS)
+    if how == "none":
+        return np.clip(m, 0, 1).astype(np.float32)
+    ref = float(np.percentile(m, 99) if how == "p99" else m.max())
+    if ref <= 1e-12:
+        return np.zeros_like(m, dtype=np.float32)
+    return np.clip(m / ref, 0, 1).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- motion
+
+def motion_magnitude(prev: np.ndarray, nxt: np.ndarray, *, flow: str = "dis",
+                     compensate: str = "none") -> np.ndarray:
+    """Optical-flow magnitude (H, W) float32 in pixels between two frames of the same size.
+
+    ``compensate``: ``none``; ``median`` subtracts the median flow vector (a pan);
+    ``camera`` subtracts the flow of one homography fitted with RANSAC to the flow field
+    (pan, zoom, rotation), leaving what moves against the camera."""
+    check_choice(compensate, "compensate", COMPENSATIONS)
+    f = optical_flow(prev, nxt, method=flow)
+    if compensate == "median":
+        f = f - np.median(f.reshape(-1, 2), axis=0)
+    elif compensate == "camera":
+        cam = camera_flow(f)
+        if cam is not None:
+            f = f - cam
+    return flow_magnitude(f)
+
+
+def motion_mask(prev: np.ndarray, nxt: np.ndarray, *, threshold: float = 1.0, soft: bool = False,
+                flow: str = "dis", compensate: str = "none") -> np.ndarray:
+    """Where things move: hard ``magnitude >= threshold`` (0/1) or soft
+    ``magnitude / (magnitude + threshold)`` (0.5 at the threshold), (H, W) float32."""
+    check_positive(threshold, "threshold")
+    mag = motion_magnitude(prev, nxt, flow=flow, compensate=compensate)
+    if soft:
+        return (mag / (mag + float(threshold))).astype(np.float32)
+    return (mag >= float(threshold)).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- gradients
+
+@dataclass
+class Gradients:
+    """HOG-style gradients: ``magnitude`` and unsigned ``angle`` (degrees in [0, 180)) of
+    the winning channel, its index ``channel`` (0 = H, 1 = S, 2 = V), and the per-channel
+    magnitudes (H, W, 3)."""
+
+    magnitude: np.ndarray
+    angle: np.ndarray
+    channel: np.ndarray
+    per_channel: np.ndarray
+
+
+def hsv(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """(H, W, 3) float32: hue in turns [0, 1), saturation and value in [0, 1]."""
+    import cv2
+
+    out = cv2.cvtColor(_unit_rgb(image, name), cv2.COLOR_RGB2HSV)
+    out[..., 0] /= 360.0
+    return out
+
+
+def centred_derivatives(channel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``[-1, 0, 1]`` derivatives along x and y of a 2-D array; 0 on the border rows/cols."""
+    gx = np.zeros_like(channel)
+    gy = np.zeros_like(channel)
+    gx[:, 1:-1] = channel[:, 2:] - channel[:, :-2]
+    gy[1:-1, :] = channel[2:, :] - channel[:-2, :]
+    return gx, gy
+
+
+def hog_gradients(image: np.ndarray, *, hue_weight: bool = True) -> Gradients:
+    """Gradients of the H, S, V channels as HOG computes them (see module docstring)."""
+    c = hsv(image)
+    gx, gy = np.empty_like(c), np.empty_like(c)
+    for k in range(3):
+        gx[..., k], gy[..., k] = centred_derivatives(c[..., k])
+    # hue is an angle: wrap its differences to [-0.5, 0.5) turn
+    gx[..., 0] = (gx[..., 0] + 0.5) % 1.0 - 0.5
+    gy[..., 0] = (gy[..., 0] + 0.5) % 1.0 - 0.5
+    if hue_weight:
+        s = c[..., 1]
+        wx, wy = np.zeros_like(s), np.zeros_like(s)
+        wx[:, 1:-1] = np.minimum(s[:, 2:], s[:, :-2])
+        wy[1:-1, :] = np.minimum(s[2:, :], s[:-2, :])
+        gx[..., 0] *= wx
+        gy[..., 0] *= wy
+    mags = np.hypot(gx, gy)
+    best = mags.argmax(axis=2)
+    take = best[..., None]
+    gxb = np.take_along_axis(gx, take, 2)[..., 0]
+    gyb = np.take_along_axis(gy, take, 2)[..., 0]
+    angle = np.rad2deg(np.arctan2(gyb, gxb)) % 180.0
+    mag = np.take_along_axis(mags, take, 2)[..., 0]
+    return Gradients(mag.astype(np.float32), angle.astype(np.float32), best.astype(np.uint8), mags.astype(np.float32))
+
+
+def gradient_mask(image: np.ndarray, *, normalize: str = "p99", hue_weight: bool = True) -> np.ndarray:
+    """HSV HOG gradient magnitude scaled to [0, 1] (``p99``: by its 99th percentile)."""
+    return _normalise(hog_gradients(image, hue_weight=hue_weight).magnitude, normalize)
+
+
+# ----------------------------------------------------------------------------- contrast
+
+def local_contrast(image: np.ndarray, *, sigma: float = 4.0) -> np.ndarray:
+    """Local RMS contrast: the standard deviation of luma (Rec. 601, [0, 1]) in a Gaussian
+    window of ``sigma`` px, ``sqrt(G*L² − (G*L)²)`` (Peli, JOSA A 1990), (H, W) float32 in [0, 0.5]."""
+    import cv2
+
+    check_positive(sigma, "sigma")
+    rgb = _unit_rgb(image, "image")
+    luma = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    mu = cv2.GaussianBlur(luma, (0, 0), float(sigma))
+    mu2 = cv2.GaussianBlur(luma * luma, (0, 0), float(sigma))
+    return np.sqrt(np.maximum(mu2 - mu * mu, 0.0)).astype(np.float32)
+
+
+def contrast_mask(image: np.ndarray, *, sigma: float = 4.0, normalize: str = "p99") -> np.ndarray:
+    """Local RMS contrast scaled to [0, 1]."""
+    return _normalise(local_contrast(image, sigma=sigma), normalize)
+
+
+# ----------------------------------------------------------------------------- stacking
+
+def stack_channels(frame: np.ndarray, masks: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> np.ndarray:
+    """Frame RGB in [0, 1] followed by the masks as channels: (H, W, 3 + K) float32.
+
+    ``masks`` is a sequence of (H, W) maps in [0, 1] or a mapping name → map (channels in
+    the mapping's order)."""
+    rgb = _unit_rgb(frame, "frame")
+    items = list(masks.items()) if isinstance(masks, Mapping) else [(f"mask {i}", m) for i, m in enumerate(masks)]
+    chans = [rgb]
+    for name, m in items:
+        m = np.asarray(m, dtype=np.float32)
+        if m.shape != rgb.shape[:2]:
+            raise ShapeError(f"{name} has shape {m.shape}; the frame is {rgb.shape[:2]} — compute masks at the frame's size")
+        if not np.isfinite(m).all() or m.min() < 0 or m.max() > 1:
+            raise InputError(f"{name} must hold finite values in [0, 1]")
+        chans.append(m[..., None])
+    return np.concatenate(chans, axis=2)
+
+
+def pair_mask(a: np.ndarray, b: np.ndarray, kind: str | np.ndarray, options: MaskOptions | None = None) -> np.ndarray:
+    """Weight map (H, W) in [0, 1] for comparing ``a`` with ``b``: ``motion`` (soft mask of
+    the flow a → b), ``gradient`` / ``contrast`` (pixel-wise max of both frames' masks),
+    or an explicit array."""
+    o = options or MaskOptions()
+    a, b = np.asarray(a), np.asarray(b)
+    check_same_shape(a, b, ("A", "B"), hint="masked comparison needs frames of the same size")
+    if not isinstance(kind, str):
+        m = np.asarray(kind, dtype=np.float32)
+        return stack_channels(a, {"mask": m})[..., 3]
+    check_choice(kind, "mask", MASK_KINDS)
+    if kind == "motion":
+        return motion_mask(a, b, threshold=o.motion_threshold, soft=True, flow=o.flow, compensate=o.compensate)
+    if kind == "gradient":
+        return np.maximum(gradient_mask(a, normalize=o.normalize), gradient_mask(b, normalize=o.normalize))
+    return np.maximum(contrast_mask(a, sigma=o.contrast_sigma, normalize=o.normalize),
+                      contrast_mask(b, sigma=o.contrast_sigma, normalize=o.normalize))
+
+
+def _weighted_ssim(a: np.ndarray, b: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+    """(weighted SSIM, plain SSIM) through kadr.metrics' weighted SSIM."""
+    import torch
+
+    from kadr.metrics.functional import ssim
+
+    ta = torch.from_numpy(np.ascontiguousarray(_unit_rgb(a, "A").transpose(2, 0, 1)))[None]
+    tb = torch.from_numpy(np.ascontiguousarray(_unit_rgb(b, "B").transpose(2, 0, 1)))[None]
+    w = torch.from_numpy(np.ascontiguousarray(weights, dtype=np.float32))
+    return float(ssim(ta, tb, data_range=1.0, weights=w)), float(ssim(ta, tb, data_range=1.0))
+
+
+def masked_compare(a: np.ndarray, b: np.ndarray, *, mask: str | np.ndarray = "gradient",
+                   options: MaskOptions | None = None) -> dict[str, Any]:
+    """Compare two frames with SSIM weighted by a mask: ``{"ssim_masked", "ssim",
+    "mask", "mask_coverage"}`` (coverage = mean weight in [0, 1]).
+
+    With an all-zero mask (nothing moves, a flat frame) ``ssim_masked`` is None: there is
+    nothing to compare there, which is reported rather than turned into NaN."""
+    w = pair_mask(a, b, mask, options)
+    coverage = float(w.mean())
+    if coverage <= 1e-6:
+        _, plain = _weighted_ssim(a, b, np.ones_like(w))
+        masked = None
+    else:
+        masked, plain = _weighted_ssim(a, b, w)
+    return {"mask": mask if isinstance(mask, str) else "custom", "ssim_masked": masked, "ssim": plain,
+            "mask_coverage": coverage}
