@@ -26,8 +26,9 @@ demo: venv
 test: venv
 	$(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "error: no tests were collected"; exit 1; fi; exit $$rc
 
+# Every benchmark (each writes benchmarks/results/<area>.md); needs ../shared/data/video.
 bench: venv
-	$(PY) benchmarks/decode.py
+	@set -e; for b in benchmarks/[a-z]*.py; do echo "== $$b"; $(PY) $$b; done
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache build *.egg-info
