@@ -1,0 +1,130 @@
+"""kadr.video.shots: the API, the registry, the streaming contract and the classic detector.
+
+Reference: the exact ground truth the synthetic generator writes (kadr.io.synthetic,
+conventions of ../shared/data/video/ground_truth.json) and that file for the real clips."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from kadr.errors import NoVideoStreamError, SourceNotFoundError, UnknownNameError
+from kadr.io import VideoReader
+from kadr.video import shots as shots_mod
+from kadr.video.shots import ShotDetection, detect_shots, get, names
+from tests.conftest import shared_video_dir
+
+
+def spans(transitions):
+    return [(t.type, t.start_frame, t.end_frame) for t in transitions]
+
+
+@pytest.fixture(scope="module")
+def demo_result(demo_clip):
+    path, truth = demo_clip
+    return detect_shots(path, detector="classic"), truth
+
+
+def test_registry_names_and_unknown():
+    assert {"auto", "classic", "transnetv2"} <= set(names())
+    with pytest.raises(UnknownNameError, match="valid shot detectors: auto, classic"):
+        get("nope")
+
+
+def test_classic_is_frame_exact_on_demo_clip(demo_result):
+    res, truth = demo_result
+    # truth.types is what render_clip wrote: cut 40, dissolve 63-75, fade_out, fade_in, cut
+    assert spans(res.transitions) == [tuple(t) for t in truth.types]
+    assert res.frames == truth.frames
+
+
+def test_to_dict_is_the_issue_json_format(demo_result):
+    res, _ = demo_result
+    d = json.loads(json.dumps(res.to_dict()))
+    assert list(d) == ["video", "fps", "frames", "detector", "transitions", "shots"]
+    assert d["fps"] == pytest.approx(25.0) and d["detector"] == "classic"
+    assert set(d["transitions"][0]) == {"type", "start_frame", "end_frame", "start_time", "end_time", "score"}
+    assert set(d["shots"][0]) == {"index", "start_frame", "end_frame", "start_time", "end_time", "keyframes"}
+    shots = d["shots"]
+    # contiguous cover of [0, frames), end exclusive; keyframes left empty for the keyframe picker
+    assert shots[0]["start_frame"] == 0 and shots[-1]["end_frame"] == d["frames"]
+    assert all(a["end_frame"] == b["start_frame"] for a, b in zip(shots, shots[1:]))
+    assert all(s["keyframes"] == [] for s in shots)
+    # times from PTS: 25 fps → frame 40 at 1.6 s
+    cut = d["transitions"][0]
+    assert cut["start_frame"] == cut["end_frame"] == 40 and cut["start_time"] == pytest.approx(1.6)
+    assert ShotDetection.from_dict(d).to_dict() == d
+
+
+def test_streaming_equals_file(demo_clip, demo_result):
+    """update()/flush() frame by frame gives what detect_shots gives, and each transition
+    is returned at most ``lookahead`` frames after its end (bounded latency) except held fade-outs."""
+    path, _ = demo_clip
+    det = get("classic")
+    got, latency = [], []
+    with VideoReader(path, analysis_size=det.analysis_size) as r:
+        for f in r:
+            for t in det.update(f):
+                got.append(t)
+                latency.append((t.type, f.index - t.end_frame))
+    got += det.flush()
+    assert spans(sorted(got, key=lambda t: t.start_frame)) == spans(demo_result[0].transitions)
+    assert all(lag <= det.options.lookahead for kind, lag in latency if kind != "fade_out")
+
+
+def test_auto_is_default_and_reports_what_ran(demo_clip):
+    res = detect_shots(demo_clip[0])
+    assert res.detector in names()
+
+
+def test_one_frame_and_missing_file(tmp_path):
+    from kadr.io.synthetic import write_video
+
+    p = write_video([np.full((32, 48, 3), 90, np.uint8)], tmp_path / "one.mp4")
+    res = detect_shots(p)
+    assert res.frames == 1 and res.transitions == [] and len(res.shots) == 1
+    assert (res.shots[0].start_frame, res.shots[0].end_frame) == (0, 1)
+    with pytest.raises(SourceNotFoundError):
+        detect_shots(tmp_path / "missing.mp4")
+
+
+def test_zero_frames_gives_zero_shots():
+    clock = shots_mod.FrameClock(25.0)
+    assert shots_mod.shots_from_transitions([], 0, clock) == []
+
+
+def test_audio_only_is_refused(tmp_path):
+    import av
+
+    p = tmp_path / "audio.m4a"
+    with av.open(str(p), "w") as c:
+        s = c.add_stream("aac", rate=8000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        frame.sample_rate = 8000
+        for pkt in s.encode(frame):
+            c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    with pytest.raises(NoVideoStreamError, match="no video stream"):
+        detect_shots(p)
+
+
+@pytest.mark.shared
+def test_classic_on_real_clips(shared_truth):
+    """All four real clips: every boundary found frame-exact, nothing else (hand-made truth)."""
+    root = shared_video_dir()
+    for name, gt in shared_truth.items():
+        if name.startswith("_"):
+            continue
+        res = detect_shots(root / name, detector="classic")
+        assert res.frames == gt["frames"], name
+        cuts = [t.start_frame for t in res.transitions if t.type == "cut"]
+        grad = [[t.start_frame, t.end_frame] for t in res.transitions if t.type != "cut"]
+        assert cuts == gt["hard"], name
+        if name == "fades.mp4":  # one merged dip per ground-truth interval, overlapping it
+            assert len(grad) == len(gt["gradual"])
+            assert all(a <= ge and gs <= b for (a, b), (gs, ge) in zip(grad, gt["gradual"]))
+        else:
+            assert grad == gt["gradual"], name
