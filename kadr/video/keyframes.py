@@ -17,7 +17,9 @@ be known in advance), embeds them with an encoder (:mod:`kadr.features`) and pic
    candidate is represented exactly).
 
 Frames inside a gradual transition (dissolve, fade) are never candidates when the
-transitions are known; a ``margin`` fraction at both ends of a shot is skipped too.
+transitions are known; a ``margin`` fraction at both ends of a shot is skipped too, and so
+are solid frames (pixel deviation < ``SOLID_STD``, e.g. the black of a fade) unless the
+whole shot is solid.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ from kadr.video.types import Keyframe, Shot, Transition
 if TYPE_CHECKING:  # pragma: no cover
     from kadr.features.base import Encoder
     from kadr.io.video import Frame
+
+#: frames whose pixel standard deviation (grey levels) is below this are solid (black, white,
+#: a flat colour: the hold of a fade) and are picked only when the whole shot is solid
+SOLID_STD = 6.0
 
 #: the encoder used to compare candidate frames unless told otherwise
 DEFAULT_KEYFRAME_ENCODER = "hsv-hist"
@@ -94,6 +100,8 @@ def choose_keyframes(embeddings: np.ndarray, sharp: np.ndarray | None = None, *,
         raise InputError(f"embeddings must be a non-empty (N, D) array, got shape {e.shape}")
     n = e.shape[0]
     sim = np.clip(e @ e.T, -1.0, 1.0)
+    zero = np.linalg.norm(e, axis=1) < 1e-6  # e.g. a black frame for some encoders: all alike
+    sim[np.ix_(zero, zero)] = 1.0
     dist = 1.0 - sim
     np.fill_diagonal(dist, 0.0)  # a row covers itself (even an all-zero one)
     w = float(sharpness_weight)
@@ -232,6 +240,10 @@ class KeyframePicker:
             shot.keyframes = []
             return ShotKeyframes(shot, [], np.zeros((0, self.encoder.dim), np.float32), [], [], 0, 0.0)
         imgs = [f.analysis_image for f in cands]
+        flat = [float(im.std()) < SOLID_STD for im in imgs]
+        if any(flat) and not all(flat):  # a black/white/solid frame never represents a shot with content
+            cands = [f for f, fl in zip(cands, flat) if not fl]
+            imgs = [im for im, fl in zip(imgs, flat) if not fl]
         emb = self.encoder.encode_images(imgs)
         sharp = np.array([sharpness(im) for im in imgs])
         o = self.options

@@ -145,3 +145,16 @@ def test_bad_inputs(two_scene_clip, tmp_path):
     with pytest.raises(OutputError, match="cannot create output folder"):
         KeyframePicker(TinyEncoder(), out_dir=blocker / "keyframes")
     assert pick_keyframes(two_scene_clip, [], encoder=TinyEncoder()) == []
+
+
+def test_solid_frames_are_not_picked_unless_the_shot_is_solid():
+    from kadr.io.synthetic import sample_photo
+
+    photo = sample_photo("coffee")[::8, ::8]
+    black = np.zeros_like(photo)
+    frames = _frames([black] * 30 + [photo] * 5)  # mostly the black hold of a fade
+    res = pick_keyframes(frames, [Shot(0, 0, 35, 0.0, 1.4)], encoder=TinyEncoder(),
+                         options=KeyframeOptions(margin=0.0))
+    assert all(k.frame >= 30 for k in res[0].keyframes)
+    res = pick_keyframes(_frames([black] * 10), [Shot(0, 0, 10, 0.0, 0.4)], encoder=TinyEncoder())
+    assert len(res[0].keyframes) == 1  # an all-black shot still gets its keyframe

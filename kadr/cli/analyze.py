@@ -1,0 +1,115 @@
+"""kadr analyze: the main job — probe, shots, keyframes, labels → report.html + shots.json."""
+
+from __future__ import annotations
+
+from kadr.cli.shots import add_detector_arguments
+
+COMMAND = "analyze"
+HELP = "the main job: shots, keyframes and their labels of a video → OUTDIR/report.html + shots.json"
+DESCRIPTION = """Runs the whole analysis of one video:
+  probe -> shot detection -> keyframes per shot -> classification of each keyframe
+and writes into OUTDIR:
+  shots.json      the shots JSON (as `kadr shots --json`) with keyframes, their labels and
+                  paths, plus probe facts and timings
+  keyframes/      the keyframe images (shot0003_f000123.jpg)
+  report.html     one self-contained page: timeline of the shots, per-frame boundary score
+                  with the transitions marked, every shot's keyframes with their labels
+
+examples:
+  kadr analyze clip.mp4 -o clip-report/
+  kadr analyze clip.mp4 -o out/ --detector transnetv2 --classifier none
+"""
+
+
+def add_arguments(parser) -> None:
+    from kadr._options import add_options
+    from kadr.video.keyframes import KeyframeOptions
+
+    parser.add_argument("video", help="video file")
+    parser.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder (created if needed)")
+    parser.add_argument("--classifier", default="effnet-lite0", metavar="NAME",
+                        help="encoder that labels the keyframes (ImageNet classes), or 'none' (default: %(default)s)")
+    parser.add_argument("--topk", type=int, default=3, help="labels per keyframe (default: %(default)s)")
+    parser.add_argument("--analysis-size", type=int, default=256, metavar="PX",
+                        help="longest side of the frames used for keyframes and labels (default: %(default)s)")
+    add_detector_arguments(parser)
+    add_options(parser, KeyframeOptions)
+
+
+def _relative(path: str | None, root) -> str | None:
+    import os
+
+    return None if path is None else os.path.relpath(path, root)
+
+
+def run(args):
+    import json
+    import time
+
+    from kadr import features
+    from kadr._checks import check_file
+    from kadr._options import options_from_args
+    from kadr.cli._output import log, to_jsonable
+    from kadr.errors import InputError
+    from kadr.io.probe import probe
+    from kadr.report import render_analysis, write_html
+    from kadr.video.export import ShotList, write_text
+    from kadr.video.keyframes import KeyframeOptions, pick_keyframes, prepare_dir
+    from kadr.cli.shots import detect
+
+    if args.topk < 1:
+        raise InputError(f"--topk must be >= 1, got {args.topk}")
+    kopts = options_from_args(KeyframeOptions, args)
+    check_file(args.video, what="video")
+    out = prepare_dir(args.out)
+    kf_dir = prepare_dir(out / "keyframes")
+    classifier = None if args.classifier.lower() == "none" else features.get(args.classifier)
+    timings = {}
+    t0 = time.perf_counter()
+    info = probe(args.video).to_dict()
+    timings["probe"] = time.perf_counter() - t0
+    log(f"{args.video}: {info.get('width')}x{info.get('height')}, {info.get('frame_count')} frames; detecting shots ...")
+    t0 = time.perf_counter()
+    det = detect(args, args.video)
+    timings["shots"] = time.perf_counter() - t0
+    sl = ShotList.from_detection(det)
+    log(f"{len(sl.shots)} shots, {len(sl.transitions)} transitions; picking keyframes ...")
+    t0 = time.perf_counter()
+    res = pick_keyframes(args.video, sl.shots, transitions=sl.transitions, options=kopts, out_dir=kf_dir,
+                         analysis_size=args.analysis_size)
+    timings["keyframes"] = time.perf_counter() - t0
+    images = [img for r in res for img in r.thumbnails]
+    labels: list = [None] * len(images)
+    if classifier is not None and images:
+        t0 = time.perf_counter()
+        labels = [[p.to_dict() for p in preds] for preds in classifier.classify(images, topk=args.topk)]
+        timings["labels"] = time.perf_counter() - t0
+    result = {**sl.to_dict(), "probe": info, "keyframe_encoder": kopts.encoder,
+              "classifier": classifier.name if classifier is not None else None}
+    it = iter(labels)
+    for s in result["shots"]:
+        for k in s["keyframes"]:
+            k["path"] = _relative(k["path"], out)
+            k["labels"] = next(it)
+    result["timings"] = {k: round(v, 3) for k, v in timings.items()}
+    if det.decode is not None:
+        result["decode"] = {"corrupt_packets": det.decode.corrupt_packets, "lost": det.decode.lost}
+    result = to_jsonable(result)
+    write_text(json.dumps(result, indent=1), out / "shots.json")
+    thumbs = {k.frame: img for r in res for k, img in zip(r.keyframes, r.thumbnails)}
+    report = write_html(render_analysis(result, thumbnails=thumbs, scores=det.scores), out / "report.html")
+    return {"video": result["video"], "out": str(out), "report": str(report), "shots_json": str(out / "shots.json"),
+            "frames": result["frames"], "fps": result["fps"], "detector": result["detector"],
+            "shots": len(result["shots"]), "transitions": [(t["type"], t["start_frame"], t["end_frame"])
+                                                           for t in result["transitions"]],
+            "keyframes": sum(len(s["keyframes"]) for s in result["shots"]), "timings": result["timings"]}
+
+
+def render(result, args) -> None:
+    print(f"{result['video']}: {result['frames']} frames at {result['fps']:.3f} fps -> {result['shots']} shots, "
+          f"{result['keyframes']} keyframes (detector {result['detector']})")
+    if result["transitions"]:
+        print("  transitions: " + ", ".join(f"{t} {s}-{e}" for t, s, e in result["transitions"]))
+    print("  time: " + ", ".join(f"{k} {v:.2f}s" for k, v in result["timings"].items()))
+    print(f"  report: {result['report']}")
+    print(f"  shots:  {result['shots_json']}")

@@ -1,0 +1,97 @@
+"""`kadr shots`, `kadr keyframes`, `kadr compare-shots` as a user runs them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from kadr.cli.main import main
+from tests.conftest import needs_ffmpeg
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_shots_json_and_human(demo_clip, capsys):
+    path, truth = demo_clip
+    code, out, err = run(capsys, "shots", path, "--json", "--detector", "classic")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["frames"] == truth.frames and res["shots"][0]["keyframes"] == []
+    code, out, _ = run(capsys, "shots", path, "--detector", "classic")
+    assert code == 0 and f"{len(res['shots'])} shots" in out and "cut" in out
+
+
+def test_shots_exports_and_thumbnails(demo_clip, tmp_path, capsys):
+    otio = pytest.importorskip("opentimelineio")
+    path, _ = demo_clip
+    code, out, err = run(capsys, "shots", path, "--detector", "classic", "--csv", "--edl", tmp_path / "d.edl",
+                         "--otio", tmp_path / "d.otio", "--thumbnails", tmp_path / "th", "--encoder", "hsv-hist")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    tl = otio.adapters.read_from_file(str(tmp_path / "d.otio"))
+    clips = list(tl.tracks[0].find_clips())
+    assert len(rows) == len(clips) == len(list((tmp_path / "th").glob("shot*_f*.jpg")))
+    assert [int(r["start_frame"]) for r in rows] == [c.source_range.start_time.value for c in clips]
+    edl = (tmp_path / "d.edl").read_text()
+    assert edl.count("* FROM CLIP NAME: demo.mp4") == len(rows)
+    assert all(r["keyframes"] for r in rows)  # the thumbnail frame is the shot's keyframe
+
+
+def test_shots_two_stdout_formats_and_missing_ffmpeg(demo_clip, tmp_path, capsys, monkeypatch):
+    path, _ = demo_clip
+    code, _, err = run(capsys, "shots", path, "--csv", "--edl")
+    assert code == 2 and "only one format can go to stdout" in err
+    monkeypatch.setenv("PATH", str(tmp_path))
+    code, _, err = run(capsys, "shots", path, "--detector", "classic", "--split", tmp_path / "s")
+    assert code == 2 and "ffmpeg" in err and "install" in err
+
+
+def test_shots_split(demo_clip, tmp_path, capsys):
+    needs_ffmpeg()
+    path, _ = demo_clip
+    code, out, err = run(capsys, "shots", path, "--detector", "classic", "--split", tmp_path / "s", "--json")
+    assert code == 0, err
+    assert len(list((tmp_path / "s").glob("shot*.mp4"))) == len(json.loads(out)["shots"])
+
+
+def test_keyframes_command(demo_clip, tmp_path, capsys):
+    path, _ = demo_clip
+    code, out, err = run(capsys, "shots", path, "--detector", "classic", "--json")
+    (tmp_path / "shots.json").write_text(out)
+    code, out, err = run(capsys, "keyframes", path, "-o", tmp_path / "kf", "--shots", tmp_path / "shots.json",
+                         "--encoder", "hsv-hist", "--format", "png", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    saved = json.loads((tmp_path / "kf" / "keyframes.json").read_text())
+    assert saved["shots"] == res["shots"]
+    n = sum(len(s["keyframes"]) for s in res["shots"])
+    assert n >= len(res["shots"]) and len(list((tmp_path / "kf").glob("*.png"))) == n
+    code, _, err = run(capsys, "keyframes", path, "-o", tmp_path / "kf2", "--shots", tmp_path / "kf")
+    assert code == 2 and "directory" in err
+    (tmp_path / "bad.json").write_text("{")
+    code, _, err = run(capsys, "keyframes", path, "-o", tmp_path / "kf2", "--shots", tmp_path / "bad.json")
+    assert code == 2 and "kadr shots" in err
+
+
+def test_compare_shots_command(demo_clip, tmp_path, capsys):
+    path, _ = demo_clip
+    code, out, err = run(capsys, "compare-shots", path, path, "--encoder", "hsv-hist", "--detector", "classic",
+                         "-o", tmp_path / "cmp", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    n = len(res["videos"][0]["shots"])
+    # the same video twice: every shot repeats across (similarity 1 with its copy)
+    across = {(p["a"]["shot"], p["b"]["shot"]) for p in res["pairs"] if p["kind"] == "across"}
+    assert {(i, i) for i in range(n)} <= across
+    html = (tmp_path / "cmp" / "contact_sheet.html").read_text()
+    assert "<svg" in html and html.count("<img") >= 2 * n
+    assert json.loads((tmp_path / "cmp" / "compare.json").read_text())["pairs"] == res["pairs"]
+    code, _, err = run(capsys, "compare-shots", path, "--encoder", "nope")
+    assert code == 2 and "unknown encoder" in err
