@@ -23,3 +23,38 @@ def open_reader(args: argparse.Namespace, source: str) -> VideoReader:
     sampling = options_from_args(Sampling, args) if hasattr(args, "step") else None
     size = args.analysis_size or None
     return VideoReader(source, analysis_size=size, threads=args.threads, sampling=sampling)
+
+
+def load_picture(ref: str):
+    """RGB ``uint8`` (H, W, 3) from an image file or one frame of a video: ``clip.mp4@#300``
+    (frame index) or ``clip.mp4@12.5s`` (time)."""
+    from pathlib import Path
+
+    from kadr.io.images import load_image
+    from kadr.io.timecode import split_frame_ref
+
+    parts = None if Path(ref).exists() else split_frame_ref(ref)
+    if parts is None:
+        return load_image(ref)
+    path, what, value = parts
+    with VideoReader(path) as r:
+        f = r.read(time=value) if what == "time" else r.read(frame=int(value))
+        return f.image
+
+
+def save_rgb(image, path):
+    """Write an RGB ``uint8`` array as an image file (format from the suffix); returns the Path."""
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image
+
+    from kadr.errors import OutputError
+
+    p = Path(path).expanduser()
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.ascontiguousarray(image)).save(p)
+    except (OSError, ValueError, KeyError) as exc:
+        raise OutputError(f"cannot write {str(p)!r}: {exc}; check the folder and the file suffix (.png, .jpg)") from None
+    return p

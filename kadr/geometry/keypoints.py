@@ -64,12 +64,15 @@ class AlignOptions:
     detector: str = opt("orb", "keypoint detector: orb, akaze (needs OpenCV 4 or opencv-contrib 5), sift, "
                         "auto (akaze if present, else sift)", choices=DETECTORS)
     method: str = opt("usac_magsac", "robust homography estimator", choices=homography_methods)
-    max_features: int = opt(4000, "keypoints kept per image")
+    max_features: int = opt(1000, "keypoints kept per image")
     ratio: float = opt(0.8, "Lowe ratio test: keep a match when best < ratio × second best")
     threshold: float = opt(3.0, "inlier threshold of the robust fit (pixels)")
     refine: bool = opt(True, "sub-pixel refinement by Lucas-Kanade tracking of corners")
     refine_points: int = opt(600, "corners tracked by the refinement")
     min_inliers: int = opt(12, "fewer inliers than this counts as a failed alignment")
+    min_coverage: float = opt(0.05, "when the inliers span less than this fraction of A, fit a similarity "
+                              "(rotation, scale, shift) instead of a homography: 8 parameters from a small "
+                              "patch extrapolate badly")
 
 
 def _akaze_factory():
@@ -265,7 +268,11 @@ def refine_homography(gray_a: np.ndarray, gray_b: np.ndarray, H: np.ndarray, *, 
 class Alignment:
     """Result of :func:`align`. ``homography`` maps ``a`` → ``b``; ``corners`` are ``a``'s
     frame corners in ``b`` (x, y); ``reprojection_error`` is the mean distance (px) in
-    ``b`` between projected and matched inlier points (median in ``reprojection_median``).
+    ``b`` between projected and matched inlier points (median in ``reprojection_median``),
+    measured on the refinement's tracked points when ``refined``. ``extra`` holds
+    ``refine_points``, ``coverage`` (area of the points' convex hull / area of ``a``) and
+    ``model``: ``homography``, or ``similarity`` when the coverage is below
+    ``min_coverage`` (a homography fitted to a small patch extrapolates badly).
     ``ok`` False (with ``reason``) when the images could not be aligned."""
 
     ok: bool
@@ -304,6 +311,8 @@ def align(a: np.ndarray, b: np.ndarray, options: AlignOptions | None = None, *, 
     ``strict``: raise :class:`AlignmentError` when the images cannot be aligned (too few
     keypoints — e.g. a textureless frame —, too few matches or inliers, degenerate fit);
     with ``strict=False`` the :class:`Alignment` comes back with ``ok=False`` and a reason."""
+    import cv2
+
     o = options or AlignOptions()
     t0 = time.perf_counter()
     ga, gb = to_gray(a, "A"), to_gray(b, "B")
@@ -335,19 +344,40 @@ def align(a: np.ndarray, b: np.ndarray, options: AlignOptions | None = None, *, 
                     f"(at least {max(4, o.min_inliers)} needed) — different content or a non-planar change",
                     matches=len(pa), inliers=n_inl)
     ia, ib = pa[inl], pb[inl]
-    refined = False
+    refined, refine_pts = False, 0
     if o.refine:
         r = refine_homography(ga, gb, H, points=o.refine_points)
-        if r is not None and is_plausible(r[0], ga.shape, gb.shape):
+        # keep the refinement only where it is supported as widely as the robust fit and agrees
+        # with its inliers (corners of a small textured patch would extrapolate badly)
+        if r is not None and is_plausible(r[0], ga.shape, gb.shape) and \
+                hull_area(r[1]) >= 0.5 * hull_area(ia) and \
+                np.median(np.linalg.norm(project(r[0], ia) - ib, axis=1)) <= \
+                np.median(np.linalg.norm(project(H, ia) - ib, axis=1)) + 0.5:
             H, ia, ib = r
-            refined = True
+            refined, refine_pts = True, len(r[1])
+    coverage = hull_area(ia) / float(ga.shape[0] * ga.shape[1])
+    model = "homography"
+    if coverage < o.min_coverage:
+        M, _ = cv2.estimateAffinePartial2D(ia, ib, method=cv2.RANSAC, ransacReprojThreshold=1.0)
+        if M is not None and np.isfinite(M).all():
+            H, model = np.vstack([M, [0.0, 0.0, 1.0]]), "similarity"
     err = np.linalg.norm(project(H, ia) - ib, axis=1)
     H = H / H[2, 2]
-    return Alignment(ok=True, reason="", matches=len(pa), inliers=int(len(ia)) if refined else n_inl,
-                     inlier_ratio=n_inl / len(pa), reprojection_error=float(err.mean()),
-                     reprojection_median=float(np.median(err)), refined=refined, homography=H.tolist(),
-                     corners=project(H, image_corners(ga.shape)).tolist(), ms=(time.perf_counter() - t0) * 1e3,
+    return Alignment(ok=True, reason="", matches=len(pa), inliers=n_inl, inlier_ratio=n_inl / len(pa),
+                     reprojection_error=float(err.mean()), reprojection_median=float(np.median(err)),
+                     refined=refined, homography=H.tolist(), corners=project(H, image_corners(ga.shape)).tolist(),
+                     ms=(time.perf_counter() - t0) * 1e3,
+                     extra={"model": model, "refine_points": refine_pts, "coverage": coverage},
                      **base)
+
+
+def hull_area(pts: np.ndarray) -> float:
+    """Area (px²) of the convex hull of (N, 2) points (0 for fewer than 3)."""
+    import cv2
+
+    if len(pts) < 3:
+        return 0.0
+    return float(cv2.contourArea(cv2.convexHull(np.asarray(pts, np.float32).reshape(-1, 1, 2))))
 
 
 def overlay(a: np.ndarray, b: np.ndarray, H: np.ndarray) -> np.ndarray:

@@ -220,16 +220,11 @@ def pair_mask(a: np.ndarray, b: np.ndarray, kind: str | np.ndarray, options: Mas
                       contrast_mask(b, sigma=o.contrast_sigma, normalize=o.normalize))
 
 
-def _weighted_ssim(a: np.ndarray, b: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
-    """(weighted SSIM, plain SSIM) through kadr.metrics' weighted SSIM."""
-    import torch
-
+def _weighted_ssim(a: np.ndarray, b: np.ndarray, weights: np.ndarray | None) -> float:
+    """SSIM of two RGB frames weighted by ``weights`` (kadr.metrics' weighted SSIM)."""
     from kadr.metrics.functional import ssim
 
-    ta = torch.from_numpy(np.ascontiguousarray(_unit_rgb(a, "A").transpose(2, 0, 1)))[None]
-    tb = torch.from_numpy(np.ascontiguousarray(_unit_rgb(b, "B").transpose(2, 0, 1)))[None]
-    w = torch.from_numpy(np.ascontiguousarray(weights, dtype=np.float32))
-    return float(ssim(ta, tb, data_range=1.0, weights=w)), float(ssim(ta, tb, data_range=1.0))
+    return float(ssim(np.asarray(a), np.asarray(b), weights=weights))
 
 
 def masked_compare(a: np.ndarray, b: np.ndarray, *, mask: str | np.ndarray = "gradient",
@@ -241,10 +236,7 @@ def masked_compare(a: np.ndarray, b: np.ndarray, *, mask: str | np.ndarray = "gr
     nothing to compare there, which is reported rather than turned into NaN."""
     w = pair_mask(a, b, mask, options)
     coverage = float(w.mean())
-    if coverage <= 1e-6:
-        _, plain = _weighted_ssim(a, b, np.ones_like(w))
-        masked = None
-    else:
-        masked, plain = _weighted_ssim(a, b, w)
+    plain = _weighted_ssim(a, b, None)
+    masked = _weighted_ssim(a, b, w) if coverage > 1e-6 else None
     return {"mask": mask if isinstance(mask, str) else "custom", "ssim_masked": masked, "ssim": plain,
             "mask_coverage": coverage}

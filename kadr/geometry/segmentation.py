@@ -37,6 +37,7 @@ SEGMENTERS: Registry[SegmentFn] = Registry("segmentation method")
 class SegmentOptions:
     method: str = opt("felzenszwalb", "segmentation method (slic, felzenszwalb, watershed, or a model folder)",
                       metavar="NAME|DIR")
+    work_size: int = opt(480, "longest side (px) frames are segmented at (labels are scaled back; 0 = full size)")
     segments: int = opt(48, "about how many regions (SLIC / watershed markers; Felzenszwalb's scale follows it)")
     compactness: float = opt(10.0, "SLIC compactness (higher = squarer regions)")
     min_area: float = opt(0.002, "regions smaller than this fraction of the frame are ignored when matching")
@@ -306,6 +307,19 @@ def match_regions(ra: Sequence[Region], rb: Sequence[Region], la: np.ndarray, lb
                       [r for i, r in enumerate(ra) if i not in used_a], len(ra), len(rb))
 
 
+def segment_at(image: np.ndarray, options: SegmentOptions) -> np.ndarray:
+    """Labels of ``image`` segmented at ``options.work_size`` and scaled back to its size."""
+    import cv2
+
+    h, w = image.shape[:2]
+    f = options.work_size / max(h, w) if options.work_size else 1.0
+    if f >= 1.0:
+        return segment(image, options.method, segments=options.segments, compactness=options.compactness)
+    small = cv2.resize(image, (max(2, round(w * f)), max(2, round(h * f))), interpolation=cv2.INTER_AREA)
+    labels = segment(small, options.method, segments=options.segments, compactness=options.compactness)
+    return _relabel(cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST))
+
+
 def compare_regions(a: np.ndarray, b: np.ndarray, options: SegmentOptions | None = None, *,
                     embed: Callable[[list[np.ndarray]], np.ndarray] | None = None) -> tuple[RegionDiff, np.ndarray, np.ndarray]:
     """Segment both frames, describe and match their regions: (diff, labels a, labels b)."""
@@ -313,8 +327,7 @@ def compare_regions(a: np.ndarray, b: np.ndarray, options: SegmentOptions | None
     a, b = np.asarray(a), np.asarray(b)
     check_same_shape(a, b, ("A", "B"), hint="region matching needs frames of the same size; resize one first")
     check_range(o.min_area, "min_area", 0, 1)
-    la = segment(a, o.method, segments=o.segments, compactness=o.compactness)
-    lb = segment(b, o.method, segments=o.segments, compactness=o.compactness)
+    la, lb = (segment_at(x, o) for x in (a, b))
     min_px = o.min_area * a.shape[0] * a.shape[1]
     ra = [r for r in describe_regions(a, la, embed=embed) if r.area >= min_px]
     rb = [r for r in describe_regions(b, lb, embed=embed) if r.area >= min_px]
