@@ -6,11 +6,12 @@ An encoder turns images into L2-normalised ``float32`` vectors of shape (N, D).
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from kadr.errors import InputError
+from kadr.errors import InputError, ShapeError
 
 #: Images the encoders accept: RGB uint8/uint16 HxWx3 arrays (see kadr.io.load_image).
 ImageBatch = Sequence[np.ndarray]
@@ -21,6 +22,47 @@ def l2_normalise(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     n = np.linalg.norm(x, axis=-1, keepdims=True)
     return x / np.maximum(n, eps)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One class of a classification: index in the label list, label text, score in [0, 1]."""
+
+    index: int
+    label: str
+    score: float
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "label": self.label, "score": self.score}
+
+
+def check_topk(topk: int) -> int:
+    if isinstance(topk, bool) or not isinstance(topk, (int, np.integer)) or topk < 1:
+        raise InputError(f"topk must be an integer >= 1, got {topk!r}")
+    return int(topk)
+
+
+def top_predictions(scores: np.ndarray, labels: Sequence[str], topk: int) -> list[list[Prediction]]:
+    """Per row of ``scores`` (N, C) the ``topk`` best classes, best first."""
+    k = min(check_topk(topk), scores.shape[1])
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return [[Prediction(int(i), labels[int(i)], float(row[i])) for i in idx] for row, idx in zip(scores, order)]
+
+
+def check_same_dim(a: np.ndarray, b: np.ndarray, names: tuple[str, str] = ("a", "b")) -> None:
+    """Raise :class:`ShapeError` when two embedding blocks (N, D) / (M, D') differ in D."""
+    da, db = np.shape(a)[-1], np.shape(b)[-1]
+    if da != db:
+        raise ShapeError(
+            f"embeddings of {names[0]} have dimension {da} but {names[1]} have {db}: they come from "
+            "different encoders and cannot be compared; embed both with the same --model")
+
+
+def cosine_similarity(a: np.ndarray, b: np.ndarray, names: tuple[str, str] = ("a", "b")) -> np.ndarray:
+    """(N, M) cosine similarities of two embedding blocks (rows need not be normalised)."""
+    a2, b2 = np.atleast_2d(np.asarray(a, np.float32)), np.atleast_2d(np.asarray(b, np.float32))
+    check_same_dim(a2, b2, names)
+    return l2_normalise(a2) @ l2_normalise(b2).T
 
 
 def batched(items: Iterable, size: int) -> Iterator[list]:
@@ -52,6 +94,8 @@ class Encoder(abc.ABC):
     supports_text: bool = False
     #: True when encode_tokens works (patch/token embeddings)
     supports_tokens: bool = False
+    #: True when classify works (ImageNet classes, or text labels with a text tower)
+    supports_classify: bool = False
     #: default images per forward pass
     default_batch_size: int = 16
 
@@ -61,7 +105,7 @@ class Encoder(abc.ABC):
 
     def encode_images(self, images: Iterable[np.ndarray], *, batch_size: int | None = None) -> np.ndarray:
         """Embed images (a list or any iterator; streamed in batches). Returns float32 (N, dim), rows L2-normalised."""
-        bs = batch_size or self.default_batch_size
+        bs = self.default_batch_size if batch_size is None else batch_size
         parts = [l2_normalise(self._encode_batch(b)) for b in batched(images, bs)]
         if not parts:
             return np.zeros((0, self.dim), np.float32)
@@ -69,19 +113,25 @@ class Encoder(abc.ABC):
 
     def iter_encode(self, images: Iterable[np.ndarray], *, batch_size: int | None = None) -> Iterator[np.ndarray]:
         """Yield one (n, dim) block per batch: for streams that never end."""
-        bs = batch_size or self.default_batch_size
+        bs = self.default_batch_size if batch_size is None else batch_size
         for b in batched(images, bs):
             yield l2_normalise(self._encode_batch(b))
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
-        from kadr.errors import InputError as _E
-
-        raise _E(f"encoder {self.name!r} has no text tower; use a CLIP or SigLIP model (clip:/path, siglip:/path) for text")
+        """L2-normalised float32 (len(texts), dim) text embeddings (models with a text tower)."""
+        raise InputError(f"encoder {self.name!r} has no text tower; use a CLIP or SigLIP model "
+                         "(clip:/path, siglip:/path) for text")
 
     def encode_tokens(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
-        from kadr.errors import InputError as _E
+        """Per image a float32 (T, C) array of patch/token embeddings (ViT models)."""
+        raise InputError(f"encoder {self.name!r} does not expose patch/token embeddings; "
+                         "use a ViT model (clip:, siglip:, dinov2:)")
 
-        raise _E(f"encoder {self.name!r} does not expose patch/token embeddings; use a ViT model (clip:, siglip:, dinov2:)")
+    def classify(self, images: Iterable[np.ndarray], *, topk: int = 5, labels: Sequence[str] | None = None,
+                 batch_size: int | None = None) -> list[list[Prediction]]:
+        """Top-``topk`` predictions per image: ImageNet classes, or ``labels`` (zero-shot, text models)."""
+        raise InputError(f"encoder {self.name!r} cannot classify; use effnet-lite0 (ImageNet classes) or a "
+                         "CLIP/SigLIP model with text labels")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, dim={self.dim})"
