@@ -54,7 +54,7 @@ def run(args):
     from kadr.io.probe import probe
     from kadr.report import render_analysis, write_html
     from kadr.video.export import ShotList, write_text
-    from kadr.video.keyframes import KeyframeOptions, pick_keyframes, prepare_dir
+    from kadr.video.keyframes import SOLID_STD, KeyframeOptions, pick_keyframes, prepare_dir
     from kadr.cli.shots import detect
 
     if args.topk < 1:
@@ -80,9 +80,15 @@ def run(args):
     timings["keyframes"] = time.perf_counter() - t0
     images = [img for r in res for img in r.thumbnails]
     labels: list = [None] * len(images)
-    if classifier is not None and images:
+    # a solid frame (the black of a fade) shows nothing to label
+    shown = [i for i, img in enumerate(images) if float(img.std()) >= SOLID_STD]
+    for i in set(range(len(images))) - set(shown):
+        labels[i] = []
+    if classifier is not None and shown:
         t0 = time.perf_counter()
-        labels = [[p.to_dict() for p in preds] for preds in classifier.classify(images, topk=args.topk)]
+        preds = classifier.classify([images[i] for i in shown], topk=args.topk)
+        for i, pr in zip(shown, preds):
+            labels[i] = [p.to_dict() for p in pr]
         timings["labels"] = time.perf_counter() - t0
     result = {**sl.to_dict(), "probe": info, "keyframe_encoder": kopts.encoder,
               "classifier": classifier.name if classifier is not None else None}

@@ -6,7 +6,8 @@ COMMAND = "demo"
 HELP = "generate a short clip (shots, a dissolve, a fade) and run kadr's main job on it"
 DESCRIPTION = """Writes demo.mp4 (5 shots of scikit-image sample photos with camera moves,
 joined by a cut, a dissolve, a fade through black and a cut) plus its exact ground truth
-into OUTDIR, then runs the main job on it and prints the result.
+into OUTDIR, takes a first look at it (probe, per-frame statistics) and then runs the main
+job, `kadr analyze`, on it: OUTDIR/analysis/report.html and shots.json.
 
 example:
   kadr demo -o demo-out
@@ -22,8 +23,9 @@ def run(args):
     from argparse import Namespace
     from pathlib import Path
 
-    from kadr.cli import probe as probe_cmd, stats as stats_cmd
+    from kadr.cli import analyze as analyze_cmd, probe as probe_cmd, stats as stats_cmd
     from kadr.cli._output import log
+    from kadr.cli.main import build_parser
     from kadr.errors import OutputError
     from kadr.io.synthetic import demo_clip
 
@@ -39,15 +41,24 @@ def run(args):
     probed = probe_cmd.run(Namespace(video=str(clip), header_only=False))
     stats = stats_cmd.run(Namespace(video=str(clip), analysis_size=128, threads=0, step=1, fps=None,
                                     keyframes_only=False, start=None, end=None))
-    return {"clip": str(clip), "ground_truth": truth.to_dict(), "probe": probed, "stats": stats}
+    # the main job, with the defaults of `kadr analyze` (parsed, so they live in one place)
+    analysis = analyze_cmd.run(build_parser().parse_args(["analyze", str(clip), "-o", str(out / "analysis")]))
+    return {"clip": str(clip), "ground_truth": truth.to_dict(), "probe": probed, "stats": stats,
+            "analysis": analysis}
 
 
 def render(result, args) -> None:
-    from kadr.cli import probe as probe_cmd, stats as stats_cmd
+    from kadr.cli import analyze as analyze_cmd
+    from kadr.video.stats import sparkline
 
-    probe_cmd.render(result["probe"], args)
-    print()
-    stats_cmd.render(result["stats"], args)
+    p = result["probe"]
+    print(f"{result['clip']}: {p['width']}x{p['height']} {p['codec']}, {p['frame_count']} frames at "
+          f"{p['avg_fps']:g} fps, {p['duration']:.2f} s")
+    rows = result["stats"]["per_frame"]
+    print(f"  mean luma  {sparkline(r.luma_mean for r in rows)}")
+    print(f"  change     {sparkline(r.hist_l1_prev for r in rows)}")
     gt = result["ground_truth"]
-    print()
     print("ground truth: " + ", ".join(f"{t} {s}-{e}" for t, s, e in gt["transitions"]))
+    print()
+    print("kadr analyze:")
+    analyze_cmd.render(result["analysis"], args)

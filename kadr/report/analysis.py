@@ -24,8 +24,10 @@ def _fmt_time(t: float) -> str:
 
 
 def _labels_html(labels: Sequence[Mapping[str, Any]] | None) -> str:
-    if not labels:
+    if labels is None:
         return ""
+    if not labels:
+        return '<div class="lab muted">solid frame: nothing to label</div>'
     return '<div class="lab">' + "<br>".join(
         f'<b>{esc(p["label"])}</b> {100 * float(p["score"]):.0f}%' for p in labels) + "</div>"
 
