@@ -271,15 +271,19 @@ class Store:
 
     @staticmethod
     def ann_params(n: int, dim: int) -> dict[str, Any]:
-        """IVF-PQ parameters for ``n`` vectors of ``dim``: √N partitions (≥ 16), D/8 sub-vectors
-        (falls back to a divisor of D), 8-bit codes, cosine distance."""
-        parts = int(max(16, round(np.sqrt(n))))
+        """IVF-PQ parameters for ``n`` vectors of ``dim``: √N partitions (but at least 256 rows
+        each, which k-means needs), D/8 sub-vectors (else a divisor of D), 8-bit codes, cosine."""
+        parts = int(max(1, min(round(np.sqrt(n)), n // 256)))
         sub = dim // 8 if dim % 8 == 0 else next(d for d in (16, 12, 8, 6, 4, 3, 2, 1) if dim % d == 0)
-        return {"index_type": "IVF_PQ", "metric": "cosine", "num_partitions": parts, "num_sub_vectors": max(1, sub),
-                "num_bits": 8}
+        return {"index_type": "IVF_PQ", "distance_type": "cosine", "num_partitions": parts,
+                "num_sub_vectors": max(1, sub), "num_bits": 8}
 
     def build_ann(self, table: Any, n: int, dim: int) -> None:
-        table.create_index(vector_column_name="vector", replace=True, **self.ann_params(n, dim))
+        from lancedb.index import IvfPq
+
+        p = self.ann_params(n, dim)
+        p.pop("index_type")
+        table.create_index("vector", replace=True, config=IvfPq(**p))
 
     @staticmethod
     def _unindexed(table: Any) -> int:
