@@ -258,6 +258,42 @@ def split_commands(sl: ShotList, out_dir: str | os.PathLike, *, mode: str = "cop
     return cmds
 
 
+def key_frame_times(video: str) -> list[float]:
+    """Times (s from the stream start, like kadr's frame times) of the codec key frames,
+    from a demux-only pass (no decoding)."""
+    import av
+
+    with av.open(video) as c:
+        st = c.streams.video[0]
+        tb = float(st.time_base)
+        pts = sorted(p.pts for p in c.demux(st) if p.pts is not None and p.is_keyframe)
+    start = st.start_time if st.start_time is not None else (pts[0] if pts else 0)
+    return [(p - start) * tb for p in pts]
+
+
+def _warn_off_keyframe(sl: ShotList) -> None:
+    """Stream copy can only start a piece at a key frame: say how far off the boundaries are."""
+    import bisect
+    import warnings
+
+    from kadr.errors import KadrWarning
+
+    try:
+        keys = key_frame_times(sl.video)
+    except Exception:  # noqa: BLE001 - only a hint; ffmpeg reports real problems itself
+        return
+    tol = 0.5 / sl.fps
+    early = []
+    for s in sl.shots[1:]:
+        i = bisect.bisect_right(keys, s.start_time + tol) - 1
+        if i < 0 or s.start_time - keys[i] > tol:
+            early.append(s.start_time - (keys[i] if i >= 0 else 0.0))
+    if early:
+        warnings.warn(f"{len(early)} of {len(sl.shots) - 1} shot boundaries are not on key frames: with stream "
+                      f"copy those pieces start up to {max(early):.2f} s early (at the previous key frame); "
+                      "use --split-mode reencode for frame-exact pieces", KadrWarning, stacklevel=2)
+
+
 def split_video(sl: ShotList, out_dir: str | os.PathLike, *, mode: str = "copy", ffmpeg: str | None = None,
                 crf: int = 18) -> list[Path]:
     """Write one file per shot with ffmpeg (see :func:`split_commands`). Returns the paths."""
@@ -266,6 +302,8 @@ def split_video(sl: ShotList, out_dir: str | os.PathLike, *, mode: str = "copy",
     exe = find_ffmpeg(ffmpeg)
     check_file(sl.video, what="video")
     out = prepare_dir(out_dir)
+    if mode == "copy":
+        _warn_off_keyframe(sl)
     paths = []
     for path, cmd in split_commands(sl, out, mode=mode, ffmpeg=exe, crf=crf):
         try:
