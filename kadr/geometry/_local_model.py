@@ -1,5 +1,5 @@
-"""Loading a model from a local folder (TorchScript ``model.pt`` or ``model.onnx`` plus an
-optional ``config.json``): the slot behind learned flow and SAM-class segmenters.
+"""Loading a model from a local folder (``model.pt2`` saved by ``torch.export.save``,
+TorchScript ``model.pt``, or ``model.onnx``, plus an optional ``config.json``): the slot behind learned flow and SAM-class segmenters.
 Nothing is ever downloaded."""
 
 from __future__ import annotations
@@ -28,15 +28,20 @@ class LocalModel:
             self.config: dict[str, Any] = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
         except json.JSONDecodeError as exc:
             raise ModelLoadError(f"{cfg_path} is not valid JSON: {exc}") from None
-        pt, onnx = self.folder / "model.pt", self.folder / "model.onnx"
+        pt2, pt, onnx = (self.folder / n for n in ("model.pt2", "model.pt", "model.onnx"))
         self._torch = self._onnx = None
-        if pt.exists():
+        if pt2.exists() or pt.exists():
+            import warnings
+
             import torch
 
             try:
-                self._torch = torch.jit.load(str(pt), map_location="cpu").eval()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit is deprecated, still supported
+                    self._torch = torch.export.load(str(pt2)).module() if pt2.exists() else \
+                        torch.jit.load(str(pt), map_location="cpu").eval()
             except Exception as exc:  # noqa: BLE001 - any failure here means a bad model file
-                raise ModelLoadError(f"cannot load TorchScript {what} {pt}: {exc}") from None
+                raise ModelLoadError(f"cannot load the {what} {pt2 if pt2.exists() else pt}: {exc}") from None
         elif onnx.exists():
             try:
                 import onnxruntime as ort
@@ -47,7 +52,8 @@ class LocalModel:
             except Exception as exc:  # noqa: BLE001
                 raise ModelLoadError(f"cannot load ONNX {what} {onnx}: {exc}") from None
         else:
-            raise ModelLoadError(f"{str(self.folder)!r} holds neither model.pt (TorchScript) nor model.onnx")
+            raise ModelLoadError(f"{str(self.folder)!r} holds no model.pt2 (torch.export), model.pt (TorchScript) "
+                                 "or model.onnx")
 
     @property
     def input_size(self) -> tuple[int, int] | None:

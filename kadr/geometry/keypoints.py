@@ -18,10 +18,10 @@ main module, float descriptors like AKAZE's role), and ``detector="akaze"`` rais
 :class:`~kadr.errors.BackendUnavailableError` saying what to install.
 
 **Refinement** (``refine=True``, the default): the robust fit from descriptor matches is
-limited by keypoint localisation (ORB works on a coarse pyramid). kadr then takes up to
-``refine_points`` corners of ``a`` (Shi–Tomasi), predicts them in ``b`` with the first
-homography, tracks them there with pyramidal Lucas–Kanade to sub-pixel precision, keeps
-forward–backward consistent tracks, and refits the homography on them. This gives
+limited by keypoint localisation (ORB works on a coarse pyramid). kadr then warps ``b``
+into ``a``'s frame with the first homography, tracks up to ``refine_points`` Shi–Tomasi
+corners of ``a`` into it with pyramidal Lucas–Kanade to sub-pixel precision (keeping
+forward–backward consistent tracks), maps them back to ``b`` and refits the homography. This gives
 AKAZE/SIFT-level corner accuracy at ORB-level cost.
 """
 
@@ -230,29 +230,31 @@ def fit_homography(pa: np.ndarray, pb: np.ndarray, *, method: str = "usac_magsac
 
 def refine_homography(gray_a: np.ndarray, gray_b: np.ndarray, H: np.ndarray, *, points: int = 600,
                       threshold: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Sub-pixel refinement: Shi–Tomasi corners of ``a`` predicted in ``b`` through ``H``,
-    tracked with pyramidal Lucas–Kanade (forward–backward checked, 0.5 px), homography
-    refitted. Returns (H, points a, points b) of the refit's inliers, or None."""
+    """Sub-pixel refinement: ``b`` is warped into ``a``'s frame through ``H`` (so scale,
+    rotation and perspective are undone), Shi–Tomasi corners of ``a`` are tracked into it
+    with pyramidal Lucas–Kanade (forward–backward checked, 0.5 px), mapped back to ``b``
+    through ``H``, and the homography is refitted. Returns (H, points a, points b) of the
+    refit's inliers, or None."""
     import cv2
 
     pts = cv2.goodFeaturesToTrack(gray_a, maxCorners=int(points), qualityLevel=0.005, minDistance=7, blockSize=7)
     if pts is None or len(pts) < 8:
         return None
     pa = pts.reshape(-1, 2).astype(np.float32)
-    pred = project(H, pa).astype(np.float32)
+    pred = project(H, pa)
     hb, wb = gray_b.shape
     inside = (pred[:, 0] > 8) & (pred[:, 1] > 8) & (pred[:, 0] < wb - 9) & (pred[:, 1] < hb - 9)
-    pa, pred = pa[inside], pred[inside]
+    pa = pa[inside]
     if len(pa) < 8:
         return None
+    ha, wa = gray_a.shape
+    warped = cv2.warpPerspective(gray_b, np.asarray(H, np.float64), (wa, ha), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
     lk = dict(winSize=(21, 21), maxLevel=2, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01))
-    pb, st, _ = cv2.calcOpticalFlowPyrLK(gray_a, gray_b, pa.reshape(-1, 1, 2), pred.reshape(-1, 1, 2).copy(),
-                                         flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **lk)
-    back, st2, _ = cv2.calcOpticalFlowPyrLK(gray_b, gray_a, pb, pa.reshape(-1, 1, 2).copy(),
+    q, st, _ = cv2.calcOpticalFlowPyrLK(gray_a, warped, pa.reshape(-1, 1, 2), None, **lk)
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(warped, gray_a, q, pa.reshape(-1, 1, 2).copy(),
                                             flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **lk)
-    pb = pb.reshape(-1, 2)
     ok = st.ravel().astype(bool) & st2.ravel().astype(bool) & (np.linalg.norm(back.reshape(-1, 2) - pa, axis=1) < 0.5)
-    pa, pb = pa[ok], pb[ok]
+    pa, pb = pa[ok], project(H, q.reshape(-1, 2)[ok]).astype(np.float32)
     if len(pa) < 8:
         return None
     H2, inl = fit_homography(pa, pb, method="usac_magsac" if "usac_magsac" in _homography_methods() else "ransac",
