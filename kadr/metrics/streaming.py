@@ -44,6 +44,7 @@ import torch
 from kadr._checks import check_choice, check_positive, check_range
 from kadr._options import opt
 from kadr.errors import InputError, ShapeError
+from kadr.metrics.functional._inputs import from_numpy
 from kadr.metrics.functional.cka import _ratio, minibatch_hsic_terms
 from kadr.metrics.functional.structural import psnr, ssim
 from kadr.metrics.functional.vectors import EPS, _normalise
@@ -146,7 +147,7 @@ class CentredSimilarityOptions:
 
 def _emb(v: Any, name: str) -> tuple[torch.Tensor, bool]:
     numpy = not isinstance(v, torch.Tensor)
-    t = torch.from_numpy(np.ascontiguousarray(v)) if numpy else v
+    t = from_numpy(np.asarray(v)) if numpy else v
     if t.ndim == 1:
         t = t[None]
     if t.ndim != 2:

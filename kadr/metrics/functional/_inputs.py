@@ -1,12 +1,15 @@
 """Input normalisation shared by the functional metrics.
 
 Images: numpy ``HxW`` / ``HxWxC`` (one pair → a Python float) or torch ``(N,C,H,W)``
-(a batch → a tensor of N values; ``(C,H,W)`` and ``(H,W)`` tensors count as one pair).
-Vectors: numpy or torch ``(D,)`` (one pair → float) or ``(N, D)`` (row-wise → N values).
+(a batch → a tensor of N values; ``(C,H,W)`` and ``(H,W)`` tensors count as one pair and
+give a 0-d tensor, so gradients survive).
+Vectors: ``(D,)`` (one pair) or ``(N, D)`` (row-wise → N values); numpy in → float / numpy
+array out, torch in → tensor out.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,12 +36,19 @@ def _is_tensor(v: Any) -> bool:
     return isinstance(v, torch.Tensor)
 
 
+def from_numpy(v: np.ndarray) -> torch.Tensor:
+    """Zero-copy tensor view of an array (read-only arrays too: kadr never writes to inputs)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(np.ascontiguousarray(v))
+
+
 def _to_nchw(v: Any, name: str) -> tuple[torch.Tensor, bool, str | None]:
     if isinstance(v, np.ndarray):
         if v.ndim == 2:
-            return torch.from_numpy(np.ascontiguousarray(v))[None, None], True, "HW"
+            return from_numpy(v)[None, None], True, "HW"
         if v.ndim == 3:
-            return torch.from_numpy(np.ascontiguousarray(v.transpose(2, 0, 1)))[None], True, "HWC"
+            return from_numpy(v.transpose(2, 0, 1))[None], True, "HWC"
         raise ShapeError(f"{name} must be an HxW or HxWxC numpy image, got shape {v.shape}")
     if _is_tensor(v):
         if v.ndim == 4:
@@ -93,10 +103,11 @@ def image_pair(a: Any, b: Any, data_range: float | None, *, need_range: bool = T
     return ImagePair(x, y, dr, dtype, single, layout)
 
 
-def finish(values: torch.Tensor, single: bool):
-    """Per-item tensor (N,) → float for one pair; the tensor otherwise."""
-    if single:
-        return float(values.reshape(-1)[0])
+def finish(values: torch.Tensor, pair: ImagePair):
+    """Per-item tensor (N,) → float for one numpy pair, a 0-d tensor for one tensor pair
+    (keeps gradients), the (N,) tensor for a batch."""
+    if pair.single:
+        return float(values.reshape(-1)[0]) if pair.numpy_layout else values.reshape(-1)[0]
     return values
 
 
@@ -115,7 +126,7 @@ def as_matrix(v: Any, name: str, *, dtype: torch.dtype | None = None) -> tuple[t
         v = np.asarray(v)
         if v.dtype.kind not in "fiub":
             raise InputError(f"{name} must be numeric, got dtype {v.dtype}")
-        t = torch.from_numpy(np.ascontiguousarray(v))
+        t = from_numpy(v)
     else:
         t = v
     if t.ndim not in (1, 2):
@@ -147,7 +158,7 @@ def vector_pair(a: Any, b: Any) -> VectorPair:
 
 
 def vector_out(values: torch.Tensor, pair: VectorPair):
-    """Row-wise result: float for one pair, numpy for numpy input, tensor for tensors."""
-    if pair.single:
-        return float(values.reshape(-1)[0])
-    return values.detach().numpy() if pair.numpy else values
+    """Row-wise result: numpy in → float (one pair) or array; torch in → 0-d or (N,) tensor."""
+    if pair.numpy:
+        return float(values.reshape(-1)[0]) if pair.single else values.detach().numpy()
+    return values.reshape(-1)[0] if pair.single else values

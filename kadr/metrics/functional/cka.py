@@ -33,13 +33,14 @@ import torch
 
 from kadr._checks import check_choice, check_positive
 from kadr.errors import InputError, ShapeError
+from kadr.metrics.functional._inputs import from_numpy
 
 KERNELS = ("linear", "rbf")
 
 
 def _rep(v: Any, name: str) -> tuple[torch.Tensor, bool]:
     numpy = not isinstance(v, torch.Tensor)
-    t = torch.from_numpy(np.ascontiguousarray(v)) if numpy else v
+    t = from_numpy(np.asarray(v)) if numpy else v
     if t.ndim == 1:
         t = t[:, None]
     if t.ndim != 2:
@@ -57,7 +58,9 @@ def gram(x: torch.Tensor, kernel: str = "linear", sigma_frac: float = 1.0) -> to
     check_positive(sigma_frac, "sigma_frac")
     sq = x.pow(2).sum(1)
     d2 = (sq[:, None] + sq[None, :] - 2 * x @ x.T).clamp(min=0)
-    med = d2.detach().flatten().median()  # median of squared distances = (median distance)²
+    flat = d2.flatten()  # median of squared distances = (median distance)², averaging
+    k = flat.numel()              # the two middle values for an even count (as numpy)
+    med = (flat.kthvalue((k + 1) // 2).values + flat.kthvalue(k // 2 + 1).values) / 2
     if med <= 0:
         med = torch.ones((), dtype=x.dtype)  # all points equal: any bandwidth gives K = 1
     return torch.exp(-d2 / (2 * sigma_frac ** 2 * med))

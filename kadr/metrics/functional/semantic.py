@@ -9,7 +9,7 @@ import torch
 
 from kadr._checks import check_positive
 from kadr.errors import InputError, ShapeError
-from kadr.metrics.functional._inputs import vector_out, vector_pair
+from kadr.metrics.functional._inputs import from_numpy, vector_out, vector_pair
 from kadr.metrics.functional.vectors import EPS, _normalise
 
 #: Hessel et al. 2021 (EMNLP), "CLIPScore: A Reference-free Evaluation Metric for Image
@@ -42,7 +42,7 @@ class TokenScore(NamedTuple):
 
 def _tokens(v: Any, name: str) -> tuple[torch.Tensor, bool, bool]:
     numpy = not isinstance(v, torch.Tensor)
-    t = torch.from_numpy(np.ascontiguousarray(v)) if numpy else v
+    t = from_numpy(np.asarray(v)) if numpy else v
     if t.ndim not in (2, 3):
         raise ShapeError(f"{name} must be a token set (T, D) or a batch (N, T, D), got shape {tuple(t.shape)}")
     if t.shape[-2] == 0:
@@ -62,7 +62,7 @@ def vit_score(candidate: Any, reference: Any) -> TokenScore:
         F = 2 R P / (R + P)
 
     candidate (Tc, D) and reference (Tr, D) token sets (counts may differ), or batches
-    (N, Tc, D) / (N, Tr, D). Range [-1, 1] (F is 0 when R + P = 0). Differentiable
+    (N, Tc, D) / (N, Tr, D); numpy in → floats / arrays, torch in → tensors. Range [-1, 1] (F is 0 when R + P = 0). Differentiable
     (almost everywhere, through the max).
     """
     c, s1, n1 = _tokens(candidate, "candidate")
@@ -76,7 +76,9 @@ def vit_score(candidate: Any, reference: Any) -> TokenScore:
     precision = sim.max(1).values.mean(1)
     denom = recall + precision
     f1 = torch.where(denom != 0, 2 * recall * precision / torch.where(denom != 0, denom, 1), 0)
+    numpy = n1 and n2
     if s1 and s2:
-        return TokenScore(float(precision[0]), float(recall[0]), float(f1[0]))
-    conv = (lambda t: t.detach().numpy()) if (n1 and n2) else (lambda t: t)
+        conv = (lambda t: float(t[0])) if numpy else (lambda t: t[0])
+    else:
+        conv = (lambda t: t.detach().numpy()) if numpy else (lambda t: t)
     return TokenScore(conv(precision), conv(recall), conv(f1))

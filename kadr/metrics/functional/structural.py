@@ -191,7 +191,7 @@ def _weight_map(weights: Any, pair: ImagePair, r: int, same: bool) -> torch.Tens
     if not wt.is_floating_point():
         wt = wt.to(pair.dtype)
     if wt.ndim == 2:
-        wt = wt[None, None].expand(n, 1, h, w)
+        wt = wt[None, None]
     elif wt.ndim == 3:
         wt = wt[:, None]
     if wt.ndim != 4 or tuple(wt.shape[-2:]) != (h, w) or wt.shape[1] != 1 or wt.shape[0] not in (1, n):
@@ -238,7 +238,7 @@ def ssim(a: Any, b: Any, *, data_range: float | None = None, weights: Any = None
     0/1 masks; motion or gradient weights).
 
     Range [-1, 1], 1 iff identical (identical constant images give 1.0, never NaN).
-    Returns a float (one pair) or a tensor (N,) (batch); with ``full=True`` an
+    Returns a float (one numpy pair), a tensor (N,) (batch; 0-d for one tensor pair); with ``full=True`` an
     :class:`SSIMResult` (score, SSIM map, mean luminance / contrast / structure terms).
     ``backend``: "opencv" (fast, no gradient), "torch" (differentiable) or "auto" (torch when
     a gradient is needed). Differentiable on the torch backend.
@@ -255,10 +255,10 @@ def ssim(a: Any, b: Any, *, data_range: float | None = None, weights: Any = None
     res = _ssim_stats(pair.x, pair.y, pair.data_range, pair.dtype, win=gaussian_window(win_size, sigma),
                       c1=k1 * k1, c2=k2 * k2, same=same, weights=wmap, want_map=full,
                       components=full, backend=be)
-    value = finish(res["ssim"].mean(1), pair.single)
+    value = finish(res["ssim"].mean(1), pair)
     if not full:
         return value
-    terms = [finish(res[k].mean(1), pair.single) for k in ("luminance", "contrast", "structure")]
+    terms = [finish(res[k].mean(1), pair) for k in ("luminance", "contrast", "structure")]
     return SSIMResult(value, _map_layout(res["map"], pair), *terms)
 
 
@@ -328,7 +328,7 @@ def ms_ssim(a: Any, b: Any, *, data_range: float | None = None, scale_weights: S
                 xs, ys = _down2(xs), _down2(ys)
         f = torch.stack(factors)                      # (m, n, c)
         values.append(torch.prod(f ** beta.view(-1, 1, 1), 0).mean(1))
-    return finish(torch.cat(values), pair.single)
+    return finish(torch.cat(values), pair)
 
 
 def _pixel_reduce(a: Any, b: Any, kind: str, data_range: float | None, need_range: bool) -> tuple[torch.Tensor, ImagePair]:
@@ -346,13 +346,13 @@ def mse(a: Any, b: Any):
     """Mean squared error ``mean((a - b)²)`` over all pixels and channels, in the input's units.
     Range [0, ∞), 0 iff identical. Float (one pair) or tensor (N,). Differentiable."""
     v, pair = _pixel_reduce(a, b, "sq", None, False)
-    return finish(v, pair.single)
+    return finish(v, pair)
 
 
 def mae(a: Any, b: Any):
     """Mean absolute error ``mean(|a - b|)`` in the input's units. Range [0, ∞). Differentiable."""
     v, pair = _pixel_reduce(a, b, "abs", None, False)
-    return finish(v, pair.single)
+    return finish(v, pair)
 
 
 def psnr(a: Any, b: Any, *, data_range: float | None = None):
@@ -360,4 +360,4 @@ def psnr(a: Any, b: Any, *, data_range: float | None = None):
     (from the integer dtype; required for floats). Range (-∞, ∞]; identical images give
     ``inf`` (as scikit-image), never NaN. Float (one pair) or tensor (N,). Differentiable."""
     v, pair = _pixel_reduce(a, b, "sq", data_range, True)
-    return finish(10 * torch.log10(pair.data_range ** 2 / v), pair.single)
+    return finish(10 * torch.log10(pair.data_range ** 2 / v), pair)
