@@ -1,0 +1,84 @@
+"""`kadr compare` on images, video frames and folders, and its one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kadr.cli.main import main
+from kadr.metrics import functional as F
+from tests.metrics.conftest import jpeg
+
+
+def run_json(capsys, *argv):
+    assert main(["compare", *argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def run_error(capsys, *argv) -> str:
+    assert main(["compare", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("kadr: error: ") and "\n" not in err
+    return err
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory, photos):
+    root = tmp_path_factory.mktemp("cmp")
+    (root / "A").mkdir()
+    (root / "B").mkdir()
+    a, c = photos["astronaut"], photos["coffee"]
+    Image.fromarray(a).save(root / "A" / "astro.png")
+    Image.fromarray(jpeg(a, 25)).save(root / "B" / "astro.png")
+    Image.fromarray(c).save(root / "A" / "coffee.png")
+    Image.fromarray(c[::2, ::2]).save(root / "B" / "coffee.jpg", quality=95)
+    Image.fromarray(c).save(root / "A" / "only_a.png")
+    return root
+
+
+def test_compare_two_images(capsys, folders, photos):
+    out = run_json(capsys, str(folders / "A" / "astro.png"), str(folders / "B" / "astro.png"),
+                   "--metrics", "ssim,psnr,mse")
+    (row,) = out["pairs"]
+    ref_b = np.asarray(Image.open(folders / "B" / "astro.png"))
+    a = photos["astronaut"]
+    assert row["ssim"] == pytest.approx(F.ssim(a, ref_b), abs=1e-12)
+    assert row["psnr"] == pytest.approx(F.psnr(a, ref_b), abs=1e-12)
+    assert out["metrics"] == ["ssim", "psnr", "mse"] and out["higher_is_better"]["mse"] is False
+    assert main(["compare", str(folders / "A" / "astro.png"), str(folders / "B" / "astro.png")]) == 0
+    text = capsys.readouterr().out
+    assert "ms_ssim" in text and "higher is better" in text
+
+
+def test_compare_folders(capsys, folders):
+    err = run_error(capsys, str(folders / "A"), str(folders / "B"))
+    assert "--resize" in err
+    out = run_json(capsys, str(folders / "A"), str(folders / "B"), "--resize", "--grey")
+    assert [r["a"].rsplit("/", 1)[1] for r in out["pairs"]] == ["astro.png", "coffee.png"]
+    assert out["unpaired"] == {"a": ["only_a"], "b": []}
+    assert all(0 < r["ssim"] < 1 for r in out["pairs"])
+    # folder vs single image: one row per file of the folder
+    out = run_json(capsys, str(folders / "A"), str(folders / "A" / "coffee.png"), "--metrics", "mae", "--resize")
+    assert len(out["pairs"]) == 3 and min(r["mae"] for r in out["pairs"]) == 0.0
+
+
+def test_compare_video_frames(capsys, counter_clip):
+    # counter clip: frame i is grey level 4*i with a white block (tests/conftest.py)
+    out = run_json(capsys, f"{counter_clip}@#10", f"{counter_clip}@0.4s", "--metrics", "ssim,psnr")
+    assert out["pairs"][0]["ssim"] == 1.0 and out["pairs"][0]["psnr"] is None  # identical → inf → null
+    out = run_json(capsys, f"{counter_clip}@#10", f"{counter_clip}@#12", "--metrics", "mae")
+    assert out["pairs"][0]["mae"] > 1
+    err = run_error(capsys, str(counter_clip), f"{counter_clip}@#1")
+    assert "@12.5s" in err
+
+
+def test_compare_errors(capsys, folders, counter_clip):
+    a = str(folders / "A" / "astro.png")
+    assert "unknown image metric 'nope'" in run_error(capsys, a, a, "--metrics", "ssim,nope")
+    assert "valid image metrics: mae, ms_ssim" in run_error(capsys, a, a, "--metrics", "cosine")
+    assert "not found" in run_error(capsys, a, str(folders / "missing.png"))
+    assert "no frame" in run_error(capsys, f"{counter_clip}@#500", a)
+    assert "in common" in run_error(capsys, str(folders / "A"), str(folders.parent))
