@@ -75,6 +75,13 @@ def small_image(frame: Frame, size: int = WORK_SIZE) -> np.ndarray:
     return img
 
 
+def is_solid(img: np.ndarray, max_std: float = 12.0, luma: np.ndarray | None = None) -> bool:
+    """True for a near-uniform dark (mean luma < 24) or bright (> 231) frame: a fade's end."""
+    y = luma if luma is not None else img[..., 0] * 0.299 + img[..., 1] * 0.587 + img[..., 2] * 0.114
+    m = float(y.mean())
+    return (m < 24 or m > 231) and float(y.std()) < max_std
+
+
 def colour_histogram(img: np.ndarray, bits: int = 2) -> np.ndarray:
     """Normalised joint RGB histogram with ``2**bits`` levels per channel (64 bins by default)."""
     q = 8 - bits
@@ -127,8 +134,8 @@ class ClassicDetector(ShotDetector):
         img = small_image(frame)
         v = img.astype(np.float32)
         y = img[..., 0] * 0.299 + img[..., 1] * 0.587 + img[..., 2] * 0.114
-        lum, sd = float(y.mean()), float(y.std())
-        solid = sd < o.solid_std and (lum < 24 or lum > 231)
+        lum = float(y.mean())
+        solid = is_solid(img, o.solid_std, y)
         prev = self._recent[-1] if self._recent else None
         if prev is not None and prev[1].shape == v.shape:
             d = v - prev[1]
