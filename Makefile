@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH)"
 	$(PIP) install -q -e ".[all,test]" "$(TORCH)"
+	$(PIP) install -q --no-deps "scenedetect-headless>=0.7"
 	@touch $(STAMP)
 
 demo: venv
