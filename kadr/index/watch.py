@@ -15,7 +15,8 @@ Pipeline per sampled frame (``WatchOptions.rate`` frames per second of stream ti
    fire) and ends when the score has stayed below ``release`` for ``hold`` seconds. One event
    = start time, end time, peak score and its time, which reference.
 
-Centring: the scores are plain cosines (no centring). Centring on the running mean of the
+Centring: the scores come from ``kadr.metrics.streaming.CentredSimilarity``, by default with
+no centre (plain cosine; ``--centre running|ema`` are offered for comparison). Centring on the running mean of the
 stream removes whatever is on screen for long — the reference itself while it is shown —
 and the issue's measurements (23 vs 28 found) and ours (``benchmarks/results/watch.md``)
 agree; see ``CENTRE_MODES``.
@@ -45,8 +46,9 @@ from kadr.features.base import Encoder
 
 #: Query bank modes: ``multi`` (crops of the reference) or ``single`` (the whole picture only).
 CROP_MODES = ("multi", "single")
-#: Centre modes of the similarity: only ``none`` is offered, see the module docstring.
-CENTRE_MODES = ("none",)
+#: Centre modes of the streaming similarity (kadr.metrics.streaming.CentredSimilarity) offered
+#: here; ``fixed`` needs a library mean and has no meaning for a handful of references.
+CENTRE_MODES = ("none", "running", "ema")
 
 
 @dataclass
@@ -60,9 +62,13 @@ class WatchOptions:
     hold: float = opt(0.4, "seconds below --release before an event ends")
     crops: str = opt("multi", "query bank: 'multi' (zoomed/shifted crops of each reference) or 'single'",
                      choices=CROP_MODES)
+    centre: str = opt("none", "centre of the streaming similarity: none (plain cosine), running or ema "
+                              "(stream mean removed; measured to hurt, see benchmarks/results/watch.md)",
+                      choices=CENTRE_MODES)
     size: int = opt(320, "longest side (px) frames are decoded at for analysis")
     max_lag: float = opt(2.0, "live sources: seconds behind the stream after which sampled frames are dropped")
-    db_min_score: float = opt(0.6, "--db: cosine a shot keyframe's best database hit must reach to be reported")
+    db_min_score: float = opt(0.5, "--db: cosine a shot keyframe's best database hit must reach to be reported "
+                                   "(a zoomed view of a stored photo scored 0.58, unrelated shots <= 0.31)")
 
     def __post_init__(self) -> None:
         check_positive(self.rate, "rate")
@@ -74,6 +80,8 @@ class WatchOptions:
         check_positive(self.size, "size")
         check_positive(self.max_lag, "max_lag")
         check_range(self.db_min_score, "db_min_score", -1.0, 1.0)
+        if self.centre not in CENTRE_MODES:
+            raise InputError(f"centre must be one of {', '.join(CENTRE_MODES)}, got {self.centre!r}")
         if self.crops not in CROP_MODES:
             raise InputError(f"crops must be one of {', '.join(CROP_MODES)}, got {self.crops!r}")
 
@@ -145,7 +153,10 @@ class QueryBank:
     :meth:`score` maps frame embeddings (N, D) to (N, n_queries) best-crop cosines."""
 
     def __init__(self, encoder: Encoder, images: Sequence[np.ndarray], names: Sequence[str] | None = None, *,
-                 crops: str = "multi", aspect: float = 16 / 9):
+                 crops: str = "multi", aspect: float = 16 / 9, centre: str = "none"):
+        from kadr.metrics.streaming import CentredSimilarity
+
+        self.similarity = CentredSimilarity(centre)
         if not images:
             raise InputError("give at least one query image (--query IMG)")
         self.names = list(names) if names else [f"query{i}" for i in range(len(images))]
@@ -162,7 +173,11 @@ class QueryBank:
         self._flat = self.bank.reshape(-1, flat.shape[1])
 
     def score(self, emb: np.ndarray) -> np.ndarray:
-        s = np.atleast_2d(emb) @ self._flat.T  # (N, Q*C)
+        """Feed the frames to the streaming similarity (moves a running/EMA centre) and return
+        the (centred) cosine of each frame to each reference, best over its crops."""
+        emb = np.atleast_2d(emb)
+        self.similarity.update(emb)
+        s = np.asarray(self.similarity.score(self._flat, emb)["centred"])  # (N, Q*C)
         s = s.reshape(s.shape[0], *self.mask.shape)
         s = np.where(self.mask[None], s, -np.inf)
         return s.max(axis=2)
@@ -235,7 +250,8 @@ class Watcher:
     def _make_bank(self, aspect: float) -> None:
         """Embed the query crops for the stream's aspect ratio (once per aspect)."""
         if self.queries and (self.bank is None or abs(aspect - (self._bank_aspect or 0)) > 1e-3):
-            self.bank = QueryBank(self.encoder, self.queries, self.names, crops=self.o.crops, aspect=aspect)
+            self.bank = QueryBank(self.encoder, self.queries, self.names, crops=self.o.crops, aspect=aspect,
+                                  centre=self.o.centre)
             self._bank_aspect = aspect
 
     def events(self, source: Any, *, realtime: bool | None = None, threads: int = 0) -> Iterator[MatchEvent]:
@@ -276,6 +292,8 @@ class Watcher:
                     st.dropped += 1
                     st.behind = True
                     continue
+                if tracker is None and not shots.wants_sample(f.time):
+                    continue  # --db only: embed just the keyframe of each new shot
                 emb = self.encoder.encode_images([f.analysis_image])
                 st.sampled += 1
                 if tracker is not None:
@@ -314,8 +332,11 @@ class _ShotFollower:
             self.shot_start = tr.end_time
             self.pending = True
 
+    def wants_sample(self, t: float) -> bool:
+        return self.pending and t >= self.shot_start
+
     def sample(self, t: float, emb: np.ndarray, *, behind: bool) -> list[MatchEvent]:
-        if not self.pending or t < self.shot_start:
+        if not self.wants_sample(t):
             return []
         self.pending = False
         out = []

