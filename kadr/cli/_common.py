@@ -58,3 +58,32 @@ def save_rgb(image, path):
     except (OSError, ValueError, KeyError) as exc:
         raise OutputError(f"cannot write {str(p)!r}: {exc}; check the folder and the file suffix (.png, .jpg)") from None
     return p
+
+
+def add_encoder_arguments(parser: argparse.ArgumentParser, *, default: str | None = None) -> None:
+    """--model NAME plus the runtime flags of the neural encoders (--backend, --threads, --batch-size)."""
+    from kadr import features
+    from kadr.features.runtime import ModelOptions
+
+    default = default or features.DEFAULT
+    parser.add_argument("-m", "--model", default=default, metavar="NAME",
+                        help=f"encoder: {', '.join(features.names())} (default: {default})")
+    parser.add_argument("--batch-size", type=int, default=None, metavar="N",
+                        help="images per forward pass (default: the encoder's own, 16 for networks)")
+    add_options(parser, ModelOptions)
+
+
+def open_encoder(args: argparse.Namespace, name: str | None = None):
+    """The encoder named by --model (or ``name``), with --backend/--threads for neural encoders."""
+    from kadr import features
+    from kadr.features.runtime import ModelOptions
+
+    name = name or args.model
+    opts = options_from_args(ModelOptions, args)
+    if features.is_neural(name):
+        return features.get(name, backend=opts.backend, threads=opts.threads)
+    if opts != ModelOptions():
+        from kadr.errors import InputError
+
+        raise InputError(f"--backend and --threads apply to neural encoders only, not {name!r}")
+    return features.get(name)

@@ -84,6 +84,12 @@ def names() -> list[str]:
     return sorted(f"{n}:PATH" if n in PATH_KINDS else n for n in registry.names())
 
 
+def is_neural(name: str) -> bool:
+    """True for the encoders that run a network (and take ``backend`` / ``threads`` options)."""
+    kind = str(name).partition(":")[0].strip().lower()
+    return kind == "effnet-lite0" or kind in PATH_KINDS
+
+
 def get(name: str | Encoder = DEFAULT, *, cache: bool = True, **options: Any) -> Encoder:
     """The encoder called ``name`` (see :func:`names`), built with ``options``.
 
@@ -116,4 +122,4 @@ def get(name: str | Encoder = DEFAULT, *, cache: bool = True, **options: Any) ->
     return enc
 
 
-__all__ = ["Encoder", "Prediction", "get", "names", "registry", "DEFAULT", "cosine_similarity", "l2_normalise"]
+__all__ = ["Encoder", "Prediction", "get", "names", "is_neural", "registry", "DEFAULT", "cosine_similarity", "l2_normalise"]

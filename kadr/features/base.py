@@ -99,6 +99,13 @@ class Encoder(abc.ABC):
     #: default images per forward pass
     default_batch_size: int = 16
 
+    def prepare(self, image: np.ndarray) -> np.ndarray:
+        """Per-image work that may run ahead in a loader thread (checks, resizing): for every
+        image ``x``, encoding ``prepare(x)`` gives the same vector as encoding ``x``."""
+        from kadr.features.preprocess import as_rgb_uint8
+
+        return as_rgb_uint8(image)
+
     @abc.abstractmethod
     def _encode_batch(self, images: list[np.ndarray]) -> np.ndarray:
         """(n, dim) float array for a list of RGB uint8 images (any sizes)."""

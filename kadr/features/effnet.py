@@ -78,8 +78,11 @@ class EffNetLite0(ModelEncoder):
     def build_module(self):
         return build_network()
 
+    def prepare(self, image: np.ndarray) -> np.ndarray:
+        return center_crop_resize(image, INPUT_SIZE)
+
     def preprocess(self, images: list[np.ndarray]) -> np.ndarray:
-        return np.stack([center_crop_resize(im, INPUT_SIZE) for im in images])
+        return np.stack([self.prepare(im) for im in images])
 
     def cache_key(self) -> str:
         versions = [package_version(d) for d in ("torch", "efficientnet-lite-pytorch",

@@ -27,7 +27,7 @@ import numpy as np
 from kadr._options import opt
 from kadr.errors import InputError, ShapeError
 from kadr.features.base import Encoder
-from kadr.features.preprocess import as_rgb_uint8, resize_to
+from kadr.features.preprocess import resize_to
 
 EPS = 1e-5
 CLIP = 0.2
@@ -98,6 +98,8 @@ class Hog(Encoder):
         self.size, self.cell, self.block, self.bins = int(size), int(cell), int(block), int(bins)
         self.dim = hog(np.zeros((self.size, self.size), np.uint8), cell=cell, block=block, bins=bins).size
 
+    def prepare(self, image: np.ndarray) -> np.ndarray:
+        return resize_to(image, (self.size, self.size))
+
     def _encode_batch(self, images: list[np.ndarray]) -> np.ndarray:
-        return np.stack([hog(resize_to(as_rgb_uint8(im), (self.size, self.size)), cell=self.cell,
-                             block=self.block, bins=self.bins) for im in images])
+        return np.stack([hog(self.prepare(im), cell=self.cell, block=self.block, bins=self.bins) for im in images])

@@ -89,6 +89,9 @@ class HsvHist(Encoder):
         hsv_histogram(np.zeros((1, 1, 3), np.uint8), self.bins)  # validates the bins
         self.dim = int(np.prod(self.bins))
 
+    def prepare(self, image: np.ndarray) -> np.ndarray:
+        return shrink_to(image, ANALYSIS_SIDE)
+
     def histograms(self, images) -> np.ndarray:
         """Raw normalised histograms (N, dim), each summing to 1 (for :func:`compare_histograms`)."""
         hists = [hsv_histogram(im, self.bins) for im in images]

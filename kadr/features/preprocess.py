@@ -46,6 +46,8 @@ def center_crop_resize(image: np.ndarray, size: int, *, resample: int = Image.BI
     """
     img = as_rgb_uint8(image)
     h, w = img.shape[:2]
+    if h == w == size:
+        return img
     s = min(h, w)
     left, top = (w - s) / 2.0, (h - s) / 2.0
     pil = Image.fromarray(img)

@@ -79,18 +79,6 @@ def siglip_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def dinov2_dir(tmp_path_factory):
-    torch.manual_seed(2)
-    d = tmp_path_factory.mktemp("tiny-dinov2")
-    cfg = transformers.Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, mlp_ratio=2,
-                                    image_size=32, patch_size=8)
-    transformers.Dinov2Model(cfg).save_pretrained(d)
-    transformers.BitImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32},
-                                   image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225]).save_pretrained(d)
-    return d
-
-
-@pytest.fixture(scope="module")
 def images(photos):
     return [photos["chelsea"], photos["coffee"][:100], photos["rocket"]]
 
