@@ -55,11 +55,17 @@ def load_shot_list(path: str):
 
 
 def run(args):
+    from kadr._checks import check_file
     from kadr._options import options_from_args
+    from kadr.errors import InputError
     from kadr.cli._output import log, to_jsonable
     from kadr.video.export import ShotList, write_text
     from kadr.video.keyframes import KeyframeOptions, pick_keyframes, prepare_dir
 
+    if args.video == "-" or "://" in args.video:
+        raise InputError("keyframes reads the video twice (shots, then keyframes), which a pipe or stream "
+                         "cannot do; save it to a file first and pass the file")
+    check_file(args.video, what="video")
     opts = options_from_args(KeyframeOptions, args)
     out = prepare_dir(args.out)
     sl = load_shot_list(args.shots) if args.shots else ShotList.from_detection(detect(args, args.video))

@@ -72,6 +72,9 @@ def run(args):
     if len(to_stdout) > 1:
         raise InputError(f"only one format can go to stdout, got {', '.join('--' + f for f in to_stdout)}; "
                          "give a FILE to the others (e.g. --edl clip.edl)")
+    if (args.split or args.thumbnails) and (args.video == "-" or "://" in args.video):
+        raise InputError("--split and --thumbnails read the video a second time, which a pipe or stream "
+                         "cannot do; save it to a file first (e.g. with ffmpeg) and pass the file")
     kopts = options_from_args(KeyframeOptions, args, max_per_shot=1)
     for d in (args.split, args.thumbnails):  # fail before the work, not after
         if d:
