@@ -14,6 +14,7 @@ SCIA 2003 (both as implemented in OpenCV).
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -31,6 +32,7 @@ FlowFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 FLOW_METHODS: Registry[FlowFn] = Registry("flow method")
 
 DIS_PRESETS = ("ultrafast", "fast", "medium")
+_DIS = threading.local()
 
 
 @dataclass
@@ -71,9 +73,12 @@ def dis_flow(prev: np.ndarray, nxt: np.ndarray, *, preset: str = "fast") -> np.n
 
     check_choice(preset, "preset", DIS_PRESETS)
     a, b = _pair(prev, nxt)
-    code = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-            "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}[preset]
-    return cv2.DISOpticalFlow_create(code).calc(a, b, None)
+    cache = _DIS.__dict__
+    if preset not in cache:  # one instance per thread and preset: creating one costs about a frame
+        code = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+                "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}[preset]
+        cache[preset] = cv2.DISOpticalFlow_create(code)
+    return cache[preset].calc(a, b, None)
 
 
 def farneback_flow(prev: np.ndarray, nxt: np.ndarray, *, pyr_scale: float = 0.5, levels: int = 3,

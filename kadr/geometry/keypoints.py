@@ -19,8 +19,8 @@ main module, float descriptors like AKAZE's role), and ``detector="akaze"`` rais
 
 **Refinement** (``refine=True``, the default): the robust fit from descriptor matches is
 limited by keypoint localisation (ORB works on a coarse pyramid). kadr then warps ``b``
-into ``a``'s frame with the first homography, tracks up to ``refine_points`` Shi–Tomasi
-corners of ``a`` into it with pyramidal Lucas–Kanade to sub-pixel precision (keeping
+into ``a``'s frame with the first homography, tracks up to ``refine_points`` of the inlier
+keypoints of ``a`` into it with Lucas–Kanade to sub-pixel precision (keeping
 forward–backward consistent tracks), maps them back to ``b`` and refits the homography. This gives
 AKAZE/SIFT-level corner accuracy at ORB-level cost.
 """
@@ -64,11 +64,11 @@ class AlignOptions:
     detector: str = opt("orb", "keypoint detector: orb, akaze (needs OpenCV 4 or opencv-contrib 5), sift, "
                         "auto (akaze if present, else sift)", choices=DETECTORS)
     method: str = opt("usac_magsac", "robust homography estimator", choices=homography_methods)
-    max_features: int = opt(1000, "keypoints kept per image")
+    max_features: int = opt(500, "keypoints kept per image")
     ratio: float = opt(0.8, "Lowe ratio test: keep a match when best < ratio × second best")
     threshold: float = opt(3.0, "inlier threshold of the robust fit (pixels)")
     refine: bool = opt(True, "sub-pixel refinement by Lucas-Kanade tracking of corners")
-    refine_points: int = opt(600, "corners tracked by the refinement")
+    refine_points: int = opt(500, "inlier keypoints tracked by the refinement")
     min_inliers: int = opt(12, "fewer inliers than this counts as a failed alignment")
     min_coverage: float = opt(0.05, "when the inliers span less than this fraction of A, fit a similarity "
                               "(rotation, scale, shift) instead of a homography: 8 parameters from a small "
@@ -119,7 +119,7 @@ def make_detector(name: str, max_features: int = 4000) -> tuple[Any, int]:
 
     name = resolve_detector(name)
     if name == "orb":
-        return cv2.ORB_create(nfeatures=int(max_features), fastThreshold=10), cv2.NORM_HAMMING
+        return cv2.ORB_create(nfeatures=int(max_features)), cv2.NORM_HAMMING
     if name == "akaze":
         return _akaze_factory()(threshold=5e-4), cv2.NORM_HAMMING
     return cv2.SIFT_create(nfeatures=int(max_features)), cv2.NORM_L2
@@ -228,19 +228,24 @@ def fit_homography(pa: np.ndarray, pb: np.ndarray, *, method: str = "usac_magsac
     return H, inl.ravel().astype(bool)
 
 
-def refine_homography(gray_a: np.ndarray, gray_b: np.ndarray, H: np.ndarray, *, points: int = 600,
+def refine_homography(gray_a: np.ndarray, gray_b: np.ndarray, H: np.ndarray, *, points: int | np.ndarray = 600,
                       threshold: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Sub-pixel refinement: ``b`` is warped into ``a``'s frame through ``H`` (so scale,
-    rotation and perspective are undone), Shi–Tomasi corners of ``a`` are tracked into it
-    with pyramidal Lucas–Kanade (forward–backward checked, 0.5 px), mapped back to ``b``
-    through ``H``, and the homography is refitted. Returns (H, points a, points b) of the
-    refit's inliers, or None."""
+    rotation and perspective are undone), points of ``a`` (an (N, 2) array — e.g. the
+    inlier keypoints —, or that many Shi–Tomasi corners) are tracked into it with
+    Lucas–Kanade (forward–backward checked, 0.5 px), mapped back to ``b`` through ``H``, and
+    the homography is refitted. Returns (H, points a, points b) of the refit's inliers, or None."""
     import cv2
 
-    pts = cv2.goodFeaturesToTrack(gray_a, maxCorners=int(points), qualityLevel=0.005, minDistance=7, blockSize=7)
-    if pts is None or len(pts) < 8:
+    if isinstance(points, np.ndarray):
+        pa = points.reshape(-1, 2).astype(np.float32)
+    else:
+        pts = cv2.goodFeaturesToTrack(gray_a, maxCorners=int(points), qualityLevel=0.005, minDistance=7, blockSize=7)
+        if pts is None:
+            return None
+        pa = pts.reshape(-1, 2).astype(np.float32)
+    if len(pa) < 8:
         return None
-    pa = pts.reshape(-1, 2).astype(np.float32)
     pred = project(H, pa)
     hb, wb = gray_b.shape
     inside = (pred[:, 0] > 8) & (pred[:, 1] > 8) & (pred[:, 0] < wb - 9) & (pred[:, 1] < hb - 9)
@@ -249,7 +254,8 @@ def refine_homography(gray_a: np.ndarray, gray_b: np.ndarray, H: np.ndarray, *, 
         return None
     ha, wa = gray_a.shape
     warped = cv2.warpPerspective(gray_b, np.asarray(H, np.float64), (wa, ha), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
-    lk = dict(winSize=(21, 21), maxLevel=2, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01))
+    # after the warp the residual motion is about a pixel: one pyramid level is enough
+    lk = dict(winSize=(15, 15), maxLevel=1, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.01))
     q, st, _ = cv2.calcOpticalFlowPyrLK(gray_a, warped, pa.reshape(-1, 1, 2), None, **lk)
     back, st2, _ = cv2.calcOpticalFlowPyrLK(warped, gray_a, q, pa.reshape(-1, 1, 2).copy(),
                                             flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **lk)
@@ -348,7 +354,9 @@ def align(a: np.ndarray, b: np.ndarray, options: AlignOptions | None = None, *, 
     ia, ib = pa[inl], pb[inl]
     refined, refine_pts = False, 0
     if o.refine:
-        r = refine_homography(ga, gb, H, points=o.refine_points)
+        # the robust fit's inlier keypoints are corners already: refine those (no new detection)
+        pick = ia if len(ia) <= o.refine_points else ia[np.linspace(0, len(ia) - 1, o.refine_points).astype(int)]
+        r = refine_homography(ga, gb, H, points=pick)
         # keep the refinement only where it is supported as widely as the robust fit and agrees
         # with its inliers (corners of a small textured patch would extrapolate badly)
         if r is not None and is_plausible(r[0], ga.shape, gb.shape) and \

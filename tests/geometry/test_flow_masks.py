@@ -61,7 +61,11 @@ def test_learned_flow_slot_torchscript(tmp_path, photo):
             out[:, 1] = -0.5
             return out
 
-    torch.jit.script(Const()).save(str(tmp_path / "model.pt"))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit is deprecated, still loadable
+        torch.jit.script(Const()).save(str(tmp_path / "model.pt"))
     (tmp_path / "config.json").write_text(json.dumps({"input_size": [128, 128]}))
     f = optical_flow(photo, photo, method=str(tmp_path))
     assert f.shape == (256, 256, 2)
