@@ -35,6 +35,22 @@ def sample_photo(name: str) -> np.ndarray:
 
 
 @dataclass
+class Event:
+    """A hard negative inside a shot — something that is *not* a shot boundary.
+
+    ``kind``: ``flash`` (frames blended towards white, decaying: a photo flash or strobe),
+    ``whip`` (a whip pan: the camera crop centre moves by ``amount`` (dx, dy) of the free
+    room within ``length`` frames, with motion blur, and stays there), ``zoom`` (a fast zoom:
+    the zoom is multiplied by ``amount[0]`` within ``length`` frames and stays). ``at`` is
+    the shot's own frame index where it starts."""
+
+    kind: str
+    at: int
+    length: int = 3
+    amount: tuple[float, float] = (0.6, 0.0)
+
+
+@dataclass
 class ShotSpec:
     """One shot: a photo seen through a moving virtual camera.
 
@@ -47,6 +63,7 @@ class ShotSpec:
     zoom: tuple[float, float] = (1.0, 1.15)
     pan: tuple[float, float] = (0.3, -0.2)
     noise: float = 2.0
+    events: list[Event] = field(default_factory=list)
 
 
 @dataclass
@@ -68,10 +85,14 @@ class ClipTruth:
     hard: list[int] = field(default_factory=list)
     gradual: list[list[int]] = field(default_factory=list)
     types: list[tuple[str, int, int]] = field(default_factory=list)  # (type, start, end)
+    negatives: list[tuple[str, int, int]] = field(default_factory=list)  # hard negatives (kind, start, end)
 
     def to_dict(self) -> dict:
-        return {"frames": self.frames, "fps": self.fps, "size": list(self.size), "hard": self.hard,
-                "gradual": self.gradual, "transitions": [list(t) for t in self.types]}
+        d = {"frames": self.frames, "fps": self.fps, "size": list(self.size), "hard": self.hard,
+             "gradual": self.gradual, "transitions": [list(t) for t in self.types]}
+        if self.negatives:
+            d["negatives"] = [list(t) for t in self.negatives]
+        return d
 
 
 def _camera(photo: np.ndarray, n: int, size: tuple[int, int], spec: ShotSpec, rng: np.random.Generator) -> Iterator[np.ndarray]:
@@ -81,16 +102,34 @@ def _camera(photo: np.ndarray, n: int, size: tuple[int, int], spec: ShotSpec, rn
     ph, pw = photo.shape[:2]
     aspect = W / H
     base_w = min(pw, ph * aspect)
-    for i in range(n):
+    def render(i: float) -> np.ndarray:
         a = i / max(1, n - 1)
         z = spec.zoom[0] + (spec.zoom[1] - spec.zoom[0]) * a
-        cw, ch = base_w / z, base_w / z / aspect
         fx = 0.5 + spec.pan[0] * (a - 0.5)
         fy = 0.5 + spec.pan[1] * (a - 0.5)
+        for ev in spec.events:
+            p = min(1.0, max(0.0, (i - ev.at + 1) / max(1, ev.length)))
+            p = p * p * (3 - 2 * p)  # ease in and out, like a hand-held whip or zoom
+            if ev.kind == "whip":
+                fx, fy = fx + ev.amount[0] * p, fy + ev.amount[1] * p
+            elif ev.kind == "zoom":
+                z *= 1 + (ev.amount[0] - 1) * p
+        cw, ch = base_w / z, base_w / z / aspect
         cx = cw / 2 + (pw - cw) * fx
         cy = ch / 2 + (ph - ch) * fy
         m = np.array([[W / cw, 0, W / 2 - cx * W / cw], [0, H / ch, H / 2 - cy * H / ch]], np.float32)
-        frame = cv2.warpAffine(photo, m, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        return cv2.warpAffine(photo, m, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+    for i in range(n):
+        moving = [ev for ev in spec.events if ev.kind in ("whip", "zoom") and ev.at <= i < ev.at + ev.length]
+        if moving:  # motion blur: the shutter is open while the camera moves
+            frame = np.mean([render(i - 1 + k / 6) for k in range(1, 7)], axis=0).round().astype(np.uint8)
+        else:
+            frame = render(i)
+        for ev in spec.events:
+            if ev.kind == "flash" and ev.at <= i < ev.at + ev.length:
+                w = 0.85 * 0.5 ** (i - ev.at)  # a strobe: bright, then decaying
+                frame = (frame * (1 - w) + 255 * w).round().astype(np.uint8)
         if spec.noise > 0:
             frame = np.clip(frame + rng.normal(0, spec.noise, frame.shape), 0, 255).astype(np.uint8)
         yield frame
@@ -113,6 +152,11 @@ def render_clip(shots: Sequence[ShotSpec], joins: Sequence[Join], *, size: tuple
         photo = sample_photo(spec.photo) if isinstance(spec.photo, str) else spec.photo
         extra = pending.length if pending is not None and pending.kind == "dissolve" else 0
         frames = list(_camera(photo, spec.frames + extra, size, spec, rng))
+        first = len(out) - extra  # output index of the shot's camera frame 0
+        for ev in spec.events:
+            if ev.kind not in ("flash", "whip", "zoom"):
+                raise InputError(f"unknown event kind {ev.kind!r}; use flash, whip or zoom")
+            truth.negatives.append((ev.kind, first + ev.at, first + ev.at + ev.length - 1))
         if pending is not None:
             start = len(out)
             if pending.kind == "cut":
@@ -204,3 +248,32 @@ def demo_clip(path: str | os.PathLike, *, size: tuple[int, int] = (320, 180), fp
     truth.fps = fps
     write_video(frames, path, fps=fps)
     return truth
+
+
+def hard_clip(path: str | os.PathLike | None = None, *, size: tuple[int, int] = (320, 180), fps: float = 25.0,
+              seed: int = 0, variant: int = 0) -> tuple[list[np.ndarray], ClipTruth]:
+    """A clip that mixes every boundary kind with hard negatives (about 14 s at 25 fps):
+    cuts, a dissolve, a fade through black, a long dissolve, plus camera flashes, a whip
+    pan and a fast zoom inside shots (``truth.negatives``). ``variant`` rotates the photos
+    and lengths for a second, different clip. Written to ``path`` when given."""
+    names = [p for p in SAMPLE_PHOTOS if p not in ("colorwheel", "hubble_deep_field")]
+    r = variant % len(names)
+    ph = names[r:] + names[:r]
+    k = 2 * (variant % 3)
+    shots = [
+        ShotSpec(ph[0], 45 + k, zoom=(1.6, 1.7), pan=(0.2, 0.1), events=[Event("whip", 18, 5, (0.5, 0.3))]),
+        ShotSpec(ph[1], 40, zoom=(1.1, 1.0), pan=(-0.3, 0.2), events=[Event("flash", 10, 2), Event("flash", 20, 1)]),
+        ShotSpec(ph[2], 45, zoom=(1.0, 1.2), pan=(0.3, 0.0), events=[Event("zoom", 20, 4, (2.2, 0.0))]),
+        ShotSpec(ph[3], 40 + k, zoom=(1.2, 1.0), pan=(0.4, -0.2)),
+        ShotSpec(ph[4], 40, zoom=(1.5, 1.5), pan=(-0.2, 0.1), events=[Event("whip", 18, 4, (-0.5, 0.0)), Event("flash", 30, 2)]),
+        ShotSpec(ph[5], 45, zoom=(1.0, 1.1), pan=(-0.2, -0.2)),
+        ShotSpec(ph[6], 40, zoom=(1.3, 1.0), pan=(0.1, 0.3), events=[Event("zoom", 32, 3, (0.5, 0.0))]),
+        ShotSpec(ph[7], 40, zoom=(1.0, 1.2), pan=(0.2, 0.2)),
+    ]
+    joins = [Join("cut"), Join("dissolve", 12 + k), Join("cut"), Join("fade", 10, black=8), Join("cut"),
+             Join("dissolve", 24), Join("cut")]
+    frames, truth = render_clip(shots, joins, size=size, seed=seed + variant)
+    truth.fps = fps
+    if path is not None:
+        write_video(frames, path, fps=fps)
+    return frames, truth
