@@ -30,7 +30,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--resize", action="store_true",
                         help="resize B to A's size when they differ (area interpolation when shrinking)")
     parser.add_argument("--grey", action="store_true", help="compare luma (BT.601) instead of RGB")
-    # (issue 8 adds --mask here; its weight map goes through mask_weights() below)
+    parser.add_argument("--mask", choices=("motion", "gradient", "contrast"), default=None,
+                        help="weight SSIM by a mask (kadr.geometry.masks): motion = optical flow A→B (A, B "
+                             "consecutive or chosen frames), gradient = HSV HOG gradients, contrast = local RMS "
+                             "contrast; the weight is the max of both frames' masks")
 
 
 def _parse_metrics(text: str) -> list:
@@ -137,9 +140,13 @@ def _prepare(img_a, img_b, *, resize: bool, grey: bool, names: tuple[str, str]):
     return img_a, img_b, data_range
 
 
-def mask_weights(args, img_a, img_b):
+def mask_weights(args, img_a, img_b, data_range=None):
     """Per-pixel weight map (HxW) for weighted SSIM, or None. Extension point for --mask."""
-    return None
+    if not getattr(args, "mask", None):
+        return None
+    from kadr.geometry.masks import pair_mask
+
+    return pair_mask(img_a, img_b, args.mask, data_range=data_range)
 
 
 def run(args):
@@ -152,7 +159,7 @@ def run(args):
         la, img_a = _load_one(ra)
         lb, img_b = _load_one(rb)
         x, y, data_range = _prepare(img_a, img_b, resize=args.resize, grey=args.grey, names=(la, lb))
-        weights = mask_weights(args, x, y)
+        weights = mask_weights(args, x, y, data_range)
         row = {"a": la, "b": lb, "width": int(x.shape[1]), "height": int(x.shape[0])}
         for m in metrics:
             kw = {"data_range": data_range} if m.needs_data_range and data_range is not None else {}

@@ -201,13 +201,32 @@ def stack_channels(frame: np.ndarray, masks: Mapping[str, np.ndarray] | Sequence
     return np.concatenate(chans, axis=2)
 
 
-def pair_mask(a: np.ndarray, b: np.ndarray, kind: str | np.ndarray, options: MaskOptions | None = None) -> np.ndarray:
+def to_uint8(image: np.ndarray, data_range: float | None, name: str = "image") -> np.ndarray:
+    """``uint8`` pixels from ``uint8`` (as is), ``uint16`` (top byte) or floats in
+    [0, ``data_range``] (required for floats; never guessed). Grey (H, W) stays 2-D."""
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.uint16:
+        return (image >> 8).astype(np.uint8)
+    if image.dtype.kind != "f":
+        raise DataRangeError(f"{name} has dtype {image.dtype}; give uint8, uint16 or float pixels")
+    if data_range is None:
+        raise DataRangeError(f"{name} is floating point; pass data_range (1.0 for [0, 1], 255.0 for [0, 255])")
+    check_positive(data_range, "data_range")
+    return np.clip(np.rint(image * (255.0 / float(data_range))), 0, 255).astype(np.uint8)
+
+
+def pair_mask(a: np.ndarray, b: np.ndarray, kind: str | np.ndarray, options: MaskOptions | None = None, *,
+              data_range: float | None = None) -> np.ndarray:
     """Weight map (H, W) in [0, 1] for comparing ``a`` with ``b``: ``motion`` (soft mask of
     the flow a → b), ``gradient`` / ``contrast`` (pixel-wise max of both frames' masks),
-    or an explicit array."""
+    or an explicit array. Float frames (RGB or grey) need ``data_range``; masks are then
+    computed on 8-bit copies."""
     o = options or MaskOptions()
     a, b = np.asarray(a), np.asarray(b)
     check_same_shape(a, b, ("A", "B"), hint="masked comparison needs frames of the same size")
+    a, b = to_uint8(a, data_range, "A"), to_uint8(b, data_range, "B")
     if not isinstance(kind, str):
         m = np.asarray(kind, dtype=np.float32)
         return stack_channels(a, {"mask": m})[..., 3]

@@ -128,3 +128,25 @@ def test_align_on_real_clip(capsys):
     assert code == 0, err
     r = json.loads(out)
     assert corner_error(np.array(r["homography"]), np.eye(3), (720, 1280)) < 0.1
+
+
+def test_compare_with_masks(capsys, pair):
+    """`kadr compare --mask` weights SSIM by kadr.geometry.masks (same value as masked_compare)."""
+    from kadr.geometry.masks import masked_compare
+
+    d, _ = pair
+    a = cv2.cvtColor(cv2.imread(str(d / "b.png")), cv2.COLOR_BGR2RGB)
+    b = cv2.cvtColor(cv2.imread(str(d / "b_disc.png")), cv2.COLOR_BGR2RGB)
+    code, out, err = run(capsys, "compare", d / "b.png", d / "b_disc.png", "--metrics", "ssim", "--json")
+    plain = json.loads(out)["pairs"][0]["ssim"]
+    for mask in ("gradient", "motion", "contrast"):
+        code, out, err = run(capsys, "compare", d / "b.png", d / "b_disc.png", "--metrics", "ssim", "--mask", mask,
+                             "--json")
+        assert code == 0, err
+        weighted = json.loads(out)["pairs"][0]["ssim"]
+        assert weighted == pytest.approx(masked_compare(a, b, mask=mask)["ssim_masked"], abs=1e-6)
+        assert weighted != pytest.approx(plain, abs=1e-4)
+    # the disc moved nothing but appeared: the motion-weighted SSIM focuses on it and drops
+    code, out, _ = run(capsys, "compare", d / "b.png", d / "b_disc.png", "--metrics", "ssim", "--mask", "motion",
+                       "--grey", "--json")
+    assert code == 0 and json.loads(out)["pairs"][0]["ssim"] < plain

@@ -210,3 +210,12 @@ def test_masked_compare_weights_the_changed_region(photo):
     assert static["ssim_masked"] is None and static["ssim"] == pytest.approx(1.0)  # nothing moves: reported, not NaN
     grad = masked_compare(photo, b, mask="gradient")
     assert grad["mask"] == "gradient" and -1 <= grad["ssim_masked"] <= 1
+
+
+def test_float_frames_need_a_data_range(photo):
+    f = photo.astype(np.float64) / 255
+    with pytest.raises(DataRangeError):
+        pair_mask(f, f, "gradient")
+    np.testing.assert_array_equal(pair_mask(f, f, "gradient", data_range=1.0), pair_mask(photo, photo, "gradient"))
+    grey = photo @ np.array([0.299, 0.587, 0.114])  # float luma in [0, 255], as `kadr compare --grey` passes it
+    assert pair_mask(grey, grey, "contrast", data_range=255.0).shape == photo.shape[:2]
