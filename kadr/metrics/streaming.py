@@ -50,8 +50,10 @@ from kadr.metrics.functional.structural import psnr, ssim
 from kadr.metrics.functional.vectors import EPS, _normalise
 
 CENTRES = ("none", "running", "ema", "fixed")
-#: chosen from the AUC measurement in benchmarks/results/metrics.md
-DEFAULT_CENTRE = "none"
+#: "auto" = "fixed" when a library/corpus mean is given, else "none" (plain cosine): the
+#: measurement in benchmarks/results/metrics.md (stream means hurt, a fixed mean helps)
+CENTRE_CHOICES = ("auto", *CENTRES)
+DEFAULT_CENTRE = "auto"
 
 
 class StreamingMetric:
@@ -138,9 +140,10 @@ class MinibatchCKA(StreamingMetric):
 class CentredSimilarityOptions:
     """Options of :class:`CentredSimilarity` (the CLI derives its flags from these)."""
 
-    centre: str = opt(DEFAULT_CENTRE, "mean removed before the cosine: none, running (stream mean), "
-                                      "ema (exponentially weighted stream mean) or fixed (library mean)",
-                      choices=CENTRES)
+    centre: str = opt(DEFAULT_CENTRE, "mean removed before the cosine: auto (fixed when a library mean is "
+                                      "given, else none), none, running (stream mean), ema (exponentially "
+                                      "weighted stream mean) or fixed (library mean)",
+                      choices=CENTRE_CHOICES)
     temperature: float = opt(0.05, "softmax temperature over the candidates (smaller = sharper)")
     ema_alpha: float = opt(0.05, "weight of each new frame in the exponentially weighted mean (centre=ema)")
 
@@ -169,7 +172,7 @@ class CentredSimilarity(StreamingMetric):
     def __init__(self, centre: str | None = None, *, mean: Any = None, temperature: float | None = None,
                  ema_alpha: float | None = None, options: CentredSimilarityOptions | None = None):
         o = options or CentredSimilarityOptions()
-        self.centre = check_choice(centre if centre is not None else o.centre, "centre", CENTRES)
+        self.requested_centre = check_choice(centre if centre is not None else o.centre, "centre", CENTRE_CHOICES)
         self.temperature = float(check_positive(temperature if temperature is not None else o.temperature,
                                                 "temperature"))
         alpha = ema_alpha if ema_alpha is not None else o.ema_alpha
@@ -179,10 +182,17 @@ class CentredSimilarity(StreamingMetric):
         self._fixed: torch.Tensor | None = None
         if mean is not None:
             self.set_mean(mean)
-        elif self.centre == "fixed":
+        elif self.requested_centre == "fixed":
             raise InputError("centre='fixed' needs mean=...: a (D,) library mean or (n, D) library "
                              "embeddings to average")
         self.reset()
+
+    @property
+    def centre(self) -> str:
+        """The centre in use ("auto" resolved: "fixed" once a mean is set, else "none")."""
+        if self.requested_centre == "auto":
+            return "fixed" if self._fixed is not None else "none"
+        return self.requested_centre
 
     def set_mean(self, mean: Any) -> None:
         """Set the fixed centre: a (D,) mean or (n, D) corpus embeddings (averaged)."""

@@ -100,6 +100,15 @@ def test_centring_removes_shared_direction(emb):
     assert plain.mean() > 0.6 and abs(cen.mean()) < 0.2
 
 
+def test_centre_auto_default(emb):
+    q, f = emb
+    assert CentredSimilarity().centre == "none"
+    auto = CentredSimilarity(mean=q)
+    assert auto.centre == "fixed"
+    np.testing.assert_allclose(auto.score(q, f)["centred"],
+                               CentredSimilarity("fixed", mean=q).score(q, f)["centred"])
+
+
 def test_centred_similarity_errors_and_torch(emb):
     q, f = emb
     with pytest.raises(InputError, match="mean="):
@@ -153,7 +162,7 @@ def test_mix_and_learnable_mix():
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(loss) < 0.05 * first
+    assert float(loss.detach()) < 0.05 * first
     assert float(lm.last_mu[x[:, 0] > 1].min()) > 0.9
     # three terms mixed recursively: weights mu0, (1-mu0) mu1, (1-mu0)(1-mu1), sum 1
     lm3 = metrics.LearnableMix(3, n_terms=3)

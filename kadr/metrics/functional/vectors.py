@@ -52,13 +52,15 @@ def l2_distance(a: Any, b: Any):
     return vector_out((p.x - p.y).norm(dim=-1), p)
 
 
-def _two_matrices(a: Any, b: Any, chunk: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
+def _two_matrices(a: Any, b: Any, chunk: int, names: tuple[str, str] = ("A", "B")
+                  ) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """(n, D) and (m, D) tensors of a common float dtype, and whether both came as numpy."""
     if not isinstance(chunk, (int, np.integer)) or chunk < 1:
         raise InputError(f"chunk must be a positive integer, got {chunk!r}")
-    x, _, n1 = as_matrix(a, "A")
-    y, _, n2 = as_matrix(b, "B")
+    x, _, n1 = as_matrix(a, names[0])
+    y, _, n2 = as_matrix(b, names[1])
     if x.shape[1] != y.shape[1]:
-        raise ShapeError(f"A and B have different dimensions {x.shape[1]} vs {y.shape[1]}")
+        raise ShapeError(f"{names[0]} and {names[1]} have different dimensions {x.shape[1]} vs {y.shape[1]}")
     dtype = torch.promote_types(x.dtype, y.dtype)
     return x.to(dtype), y.to(dtype), n1 and n2
 
@@ -103,23 +105,17 @@ def topk_cosine(queries: Any, database: Any, k: int, *, chunk: int = 16384, norm
     """
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise InputError(f"k must be a positive integer, got {k!r}")
-    if not isinstance(chunk, (int, np.integer)) or chunk < 1:
-        raise InputError(f"chunk must be a positive integer, got {chunk!r}")
-    q, _, n1 = as_matrix(queries, "queries")
-    db, _, n2 = as_matrix(database, "database")
-    if q.shape[1] != db.shape[1]:
-        raise ShapeError(f"queries and database have different dimensions {q.shape[1]} vs {db.shape[1]}")
+    q, db, numpy = _two_matrices(queries, database, chunk, ("queries", "database"))
     m = db.shape[0]
     k = min(int(k), m)
     if k == 0:
         raise InputError("the database is empty")
-    dtype = torch.promote_types(q.dtype, db.dtype)
     with torch.no_grad():
-        qn = q.to(dtype) if normalized else _normalise(q.to(dtype), eps)
+        qn = q if normalized else _normalise(q, eps)
         best_s = qn.new_full((q.shape[0], 0), -float("inf"))
         best_i = torch.zeros((q.shape[0], 0), dtype=torch.long)
         for start in range(0, m, chunk):
-            block = db[start:start + chunk].to(dtype)
+            block = db[start:start + chunk]
             if not normalized:
                 block = _normalise(block, eps)
             s = qn @ block.T
@@ -130,6 +126,6 @@ def topk_cosine(queries: Any, database: Any, k: int, *, chunk: int = 16384, norm
             keep = cand_s.topk(min(k, cand_s.shape[1]), dim=1)
             best_s = keep.values
             best_i = cand_i.gather(1, keep.indices)
-    if n1 and n2:
+    if numpy:
         return best_s.numpy(), best_i.numpy()
     return best_s, best_i
