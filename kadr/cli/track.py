@@ -14,7 +14,7 @@ out of frame, or a shot boundary). Per frame: state (init, tracked, lost, found)
 video's pixel coordinates. Lost frames have no box.
 
 Shot boundaries come from kadr's shot detector (or, without it, from jumps of the luma
-histogram); --on-boundary stop ends the track at the first boundary, reacquire (default)
+histogram or of the frame difference); --on-boundary stop ends the track at the first boundary, reacquire (default)
 looks for the object again in the next shot.
 
 example:
@@ -23,7 +23,13 @@ example:
   kadr track clip.mp4 --box 420,180,120,90 --draw tracked.mp4
 """
 
-HIST_JUMP = 0.5  # L1 distance of 16-bin luma histograms (0..2) counted as a boundary without kadr.video.shots
+# without kadr.video.shots: a boundary where the mean absolute luma difference to the previous frame
+# (0..255) exceeds DIFF_MIN and either the 16-bin luma histogram jumps (L1 distance, 0..2) or the
+# difference exceeds DIFF_RATIO times its median over the previous 10 frames. A false boundary costs little: the tracker finds
+# the object again in the next frame.
+HIST_JUMP = 0.5
+DIFF_MIN = 8.0
+DIFF_RATIO = 5.0
 
 
 def add_arguments(parser) -> None:
@@ -52,11 +58,20 @@ def boundaries(path: str, args) -> tuple[set[int], str]:
         det = "classic" if "classic" in names() else "auto"
         res = detect_shots(path, detector=det, progress=False)
         return {t.start_frame for t in res.transitions}, f"kadr.video.shots ({res.detector})"
+    import numpy as np
+
     from kadr.io.video import VideoReader
     from kadr.video.stats import frame_stats
 
+    cuts, recent = set(), []
     with VideoReader(path, analysis_size=128) as r:
-        return {s.index for s in frame_stats(r) if s.hist_l1_prev > HIST_JUMP}, "luma-histogram jumps"
+        for s in frame_stats(r):
+            base = max(float(np.median(recent)), 1.0) if recent else 1.0
+            jump = s.diff_prev > DIFF_MIN and (s.hist_l1_prev > HIST_JUMP or s.diff_prev > DIFF_RATIO * base)
+            if s.index and jump:
+                cuts.add(s.index)
+            recent = (recent + [s.diff_prev])[-10:]
+    return cuts, "luma jumps"
 
 
 def run(args):

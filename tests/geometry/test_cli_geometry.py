@@ -9,17 +9,15 @@ import numpy as np
 import pytest
 
 from kadr.cli._common import save_rgb
-from kadr.cli.main import main
 from kadr.geometry.keypoints import corner_error, random_homography
 from kadr.io.synthetic import write_video
+from tests.cli.test_cli import run_cli
 from tests.conftest import shared_video_dir
 from tests.geometry._media import moving_patch_frames, photos_640
 
 
 def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *map(str, argv))
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +148,15 @@ def test_compare_with_masks(capsys, pair):
     code, out, _ = run(capsys, "compare", d / "b.png", d / "b_disc.png", "--metrics", "ssim", "--mask", "motion",
                        "--grey", "--json")
     assert code == 0 and json.loads(out)["pairs"][0]["ssim"] < plain
+
+
+def test_track_boundaries_without_the_shots_module(object_clip, monkeypatch):
+    """Without kadr.video.shots the tracker's boundaries come from luma jumps (histogram or
+    frame difference: frames 30-39 are the first frame upside down, same histogram)."""
+    import sys
+
+    from kadr.cli import track
+
+    monkeypatch.setitem(sys.modules, "kadr.video.shots", None)  # import now raises ImportError
+    cuts, how = track.boundaries(str(object_clip[0]), None)
+    assert how == "luma jumps" and {30, 40} <= cuts and len(cuts) <= 4
