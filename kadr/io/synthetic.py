@@ -152,11 +152,6 @@ def render_clip(shots: Sequence[ShotSpec], joins: Sequence[Join], *, size: tuple
         photo = sample_photo(spec.photo) if isinstance(spec.photo, str) else spec.photo
         extra = pending.length if pending is not None and pending.kind == "dissolve" else 0
         frames = list(_camera(photo, spec.frames + extra, size, spec, rng))
-        first = len(out) - extra  # output index of the shot's camera frame 0
-        for ev in spec.events:
-            if ev.kind not in ("flash", "whip", "zoom"):
-                raise InputError(f"unknown event kind {ev.kind!r}; use flash, whip or zoom")
-            truth.negatives.append((ev.kind, first + ev.at, first + ev.at + ev.length - 1))
         if pending is not None:
             start = len(out)
             if pending.kind == "cut":
@@ -194,6 +189,11 @@ def render_clip(shots: Sequence[ShotSpec], joins: Sequence[Join], *, size: tuple
                 truth.types.append(("fade_in", s1, s1 + L))
             else:
                 raise InputError(f"unknown join kind {pending.kind!r}; use cut, dissolve or fade")
+        first = len(out) - extra  # output index of the shot's camera frame 0 (a dissolve mixed `extra`)
+        for ev in spec.events:
+            if ev.kind not in ("flash", "whip", "zoom"):
+                raise InputError(f"unknown event kind {ev.kind!r}; use flash, whip or zoom")
+            truth.negatives.append((ev.kind, first + ev.at, first + ev.at + ev.length - 1))
         out.extend(frames)
         pending = joins[si] if si < len(joins) else None
     truth.frames = len(out)
