@@ -8,11 +8,12 @@ COMMAND = "keyframes"
 HELP = "pick the representative frames of every shot by content and save them as images"
 DESCRIPTION = """Detects the shots, then picks 1..N keyframes per shot by content: the candidate
 frames of a shot are embedded with an encoder; the first keyframe is the medoid (the most
-typical frame, sharper frames preferred), more are added by farthest-point selection while
-some part of the shot is still farther than --novelty from every keyframe (a pan across
-two scenes gets one keyframe per scene; a static shot gets one). Frames inside dissolves
-and fades are never picked. Writes DIR/shot0003_f000123.jpg and DIR/keyframes.json (the
-shots JSON with keyframe paths, plus per shot the sharpness and coverage).
+typical frame among those that are not blurred), more are added by farthest-point
+selection while some part of the shot is still farther than --novelty from every keyframe
+(a pan across two scenes gets one keyframe per scene; a static shot gets one). Frames
+inside dissolves and fades and solid black/white frames are not picked. Writes
+DIR/shot0003_f000123.jpg and DIR/keyframes.json (the shots JSON with keyframe paths, plus
+per shot the sharpness and coverage).
 
 examples:
   kadr keyframes clip.mp4 -o keyframes/

@@ -4,17 +4,24 @@ For each shot kadr samples up to ``candidates`` frames evenly (streaming: a deci
 buffer that keeps every ``2**k``-th frame of the open shot, so the shot length need not
 be known in advance), embeds them with an encoder (:mod:`kadr.features`) and picks:
 
-1. the **medoid** — the candidate with the largest mean cosine similarity to the other
-   candidates (equivalently the smallest sum of cosine distances ``1 - <e_i, e_j>``),
-   traded against **sharpness** (variance of the Laplacian of the luma, Pech-Pacheco et
-   al., "Diatom autofocusing in brightfield microscopy", ICPR 2000), so that a blurred
-   frame loses against an almost equally typical sharp one;
+1. among the candidates that are sharp enough (variance of the Laplacian of the luma —
+   Pech-Pacheco et al., "Diatom autofocusing in brightfield microscopy", ICPR 2000 — at
+   least ``min_sharpness`` × the shot's median: no motion-blurred or defocused frame), the
+   **medoid**: the candidate with the smallest sum of distances to all candidates;
 2. then greedy **farthest-point** selection (Gonzalez, "Clustering to minimize the maximum
-   intercluster distance", TCS 1985): the candidate whose cosine distance to the nearest
-   chosen keyframe is largest is added while that distance exceeds ``novelty``, up to
-   ``max_per_shot`` keyframes. A static shot gets one keyframe; a pan across two rooms
-   gets one per room. ``coverage`` reports the remaining largest distance (0 = every
-   candidate is represented exactly).
+   intercluster distance", TCS 1985, a 2-approximation of the k-centre problem): the sharp
+   candidate farthest from its nearest keyframe is added while that distance exceeds
+   ``novelty``, up to ``max_per_shot`` keyframes. A static shot gets one keyframe; a pan
+   across two rooms gets one per room. ``coverage`` reports the remaining largest distance
+   (0 = every candidate is represented exactly).
+
+Distances are chordal: ``d(a, b) = ||a − b|| = sqrt(2 − 2 cos(a, b))`` for L2-normalised
+embeddings (0..2). Unlike ``1 − cos`` it is a metric, which farthest-point selection needs
+for its guarantee. Distances are not comparable across embedding spaces, so the default
+``novelty`` depends on the encoder (:data:`NOVELTY`), calibrated on generated shots that
+hold 2–3 different photos: within one photo's frames the largest distance was 0.17
+(hsv-hist) / 0.53 (effnet-lite0), between photos the smallest 0.37 / 1.11 (a greyscale
+photo next to another greyscale photo is the hard case for colour histograms).
 
 Frames inside a gradual transition (dissolve, fade) are never candidates when the
 transitions are known; a ``margin`` fraction at both ends of a shot is skipped too, and so
@@ -44,8 +51,15 @@ if TYPE_CHECKING:  # pragma: no cover
 #: a flat colour: the hold of a fade) and are picked only when the whole shot is solid
 SOLID_STD = 6.0
 
-#: the encoder used to compare candidate frames unless told otherwise
+#: the encoder used to compare candidate frames unless told otherwise (fast; see the benchmark)
 DEFAULT_KEYFRAME_ENCODER = "hsv-hist"
+
+#: default novelty (chordal distance) per encoder; others use NOVELTY["*"]
+NOVELTY = {"hsv-hist": 0.3, "effnet-lite0": 0.8, "*": 0.5}
+
+
+def default_novelty(encoder_name: str) -> float:
+    return NOVELTY.get(str(encoder_name).lower(), NOVELTY["*"])
 
 
 @dataclass
@@ -53,12 +67,15 @@ class KeyframeOptions:
     """How keyframes are chosen (see the module docstring for the method)."""
 
     encoder: str = opt(DEFAULT_KEYFRAME_ENCODER, "encoder whose embeddings decide which frames represent a shot "
-                       "(any name of `kadr encoders`, e.g. hsv-hist, effnet-lite0)", metavar="NAME")
+                       "(an encoder name, e.g. hsv-hist, effnet-lite0)", metavar="NAME")
     max_per_shot: int = opt(3, "at most this many keyframes per shot", metavar="N")
     candidates: int = opt(24, "frames sampled per shot and compared", metavar="N")
-    novelty: float = opt(0.15, "add another keyframe only when some candidate is at least this cosine distance "
-                         "(0..2) from every keyframe chosen so far", metavar="D")
-    sharpness_weight: float = opt(0.3, "weight of sharpness against typicality when picking a frame (0..1)", metavar="W")
+    novelty: float | None = opt(None, "add another keyframe only while some frame is farther than this "
+                                "(chordal embedding distance, 0..2) from every keyframe; default per encoder: "
+                                + ", ".join(f"{k} {v}" for k, v in NOVELTY.items() if k != "*")
+                                + f", others {NOVELTY['*']}", metavar="D")
+    min_sharpness: float = opt(0.5, "frames less sharp than this fraction of the shot's median sharpness are "
+                               "not picked (motion blur, defocus); 0 = off", metavar="F")
     margin: float = opt(0.1, "fraction of the shot skipped at both ends (transition residue)", metavar="F")
 
     def __post_init__(self) -> None:
@@ -66,8 +83,9 @@ class KeyframeOptions:
             v = getattr(self, name)
             if int(v) != v or v < 1:
                 raise InputError(f"{name} must be an integer >= 1, got {v!r}")
-        check_range(self.novelty, "novelty", 0.0, 2.0)
-        check_range(self.sharpness_weight, "sharpness_weight", 0.0, 1.0)
+        if self.novelty is not None:
+            check_range(self.novelty, "novelty", 0.0, 2.0)
+        check_range(self.min_sharpness, "min_sharpness", 0.0, 1.0)
         check_range(self.margin, "margin", 0.0, 0.45)
 
 
@@ -79,46 +97,45 @@ def sharpness(rgb: np.ndarray) -> float:
     return float(cv2.Laplacian(grey, cv2.CV_32F).var())
 
 
-def _unit_range(v: np.ndarray, *, min_spread: float) -> np.ndarray:
-    """Scale to [0, 1]; values that barely differ (spread < min_spread) all become 1."""
-    lo, hi = float(v.min()), float(v.max())
-    if hi - lo < min_spread:
-        return np.ones_like(v, dtype=np.float64)
-    return (v - lo) / (hi - lo)
+def chordal_distances(embeddings: np.ndarray) -> np.ndarray:
+    """(N, N) ``||e_i − e_j||`` of L2-normalised rows (= sqrt(2 − 2 cos)); all-zero rows
+    (some encoders on a black frame) are at distance 0 from each other."""
+    e = np.asarray(embeddings, dtype=np.float64)
+    sim = np.clip(e @ e.T, -1.0, 1.0)
+    zero = np.linalg.norm(e, axis=1) < 1e-6
+    sim[np.ix_(zero, zero)] = 1.0
+    d = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sim))
+    np.fill_diagonal(d, 0.0)
+    return d
 
 
 def choose_keyframes(embeddings: np.ndarray, sharp: np.ndarray | None = None, *, max_k: int = 3,
-                     novelty: float = 0.15, sharpness_weight: float = 0.3) -> tuple[list[int], float]:
+                     novelty: float = 0.5, min_sharpness: float = 0.5) -> tuple[list[int], float]:
     """Pick representative rows of ``embeddings`` (N, D), rows L2-normalised.
 
-    Returns (chosen row indices in the order they were picked — the first is the medoid
-    —, coverage = max over rows of the cosine distance to the nearest chosen row).
-    ``sharp`` (N,) >= 0 raises the chance of sharp rows (weight ``sharpness_weight``).
-    """
+    Returns (chosen row indices in the order they were picked — the first is the medoid of
+    the sharp rows —, coverage = max over all rows of the chordal distance to the nearest
+    chosen row). Rows with ``sharp < min_sharpness × median(sharp)`` are never chosen."""
     e = np.asarray(embeddings, dtype=np.float64)
     if e.ndim != 2 or e.shape[0] == 0:
         raise InputError(f"embeddings must be a non-empty (N, D) array, got shape {e.shape}")
-    n = e.shape[0]
-    sim = np.clip(e @ e.T, -1.0, 1.0)
-    zero = np.linalg.norm(e, axis=1) < 1e-6  # e.g. a black frame for some encoders: all alike
-    sim[np.ix_(zero, zero)] = 1.0
-    dist = 1.0 - sim
-    np.fill_diagonal(dist, 0.0)  # a row covers itself (even an all-zero one)
-    w = float(sharpness_weight)
-    s = np.ones(n) if sharp is None else _unit_range(np.asarray(sharp, np.float64), min_spread=1e-9)
-    # typicality: mean similarity to the others (medoid = argmax); differences below 1e-4 are noise
-    typical = _unit_range(sim.mean(axis=1), min_spread=1e-4)
-    first = int(np.argmax((1 - w) * typical + w * s))
-    chosen = [first]
-    nearest = dist[first].copy()
+    dist = chordal_distances(e)
+    eligible = np.ones(len(e), bool)
+    if sharp is not None and min_sharpness > 0:
+        sharp = np.asarray(sharp, np.float64)
+        eligible = sharp >= min_sharpness * float(np.median(sharp))
+        if not eligible.any():
+            eligible[:] = True
+    total = np.where(eligible, dist.sum(axis=1), np.inf)
+    chosen = [int(np.argmin(total))]
+    nearest = dist[chosen[0]].copy()
     while len(chosen) < max_k:
-        gain = nearest * ((1 - w) + w * s)
-        j = int(np.argmax(gain))
-        if nearest[j] < novelty:
+        j = int(np.argmax(np.where(eligible, nearest, -1.0)))
+        if nearest[j] <= novelty:
             break
         chosen.append(j)
         nearest = np.minimum(nearest, dist[j])
-    return chosen, float(max(0.0, nearest.max()))
+    return chosen, float(nearest.max())
 
 
 @dataclass
@@ -247,8 +264,9 @@ class KeyframePicker:
         emb = self.encoder.encode_images(imgs)
         sharp = np.array([sharpness(im) for im in imgs])
         o = self.options
-        order, coverage = choose_keyframes(emb, sharp, max_k=o.max_per_shot, novelty=o.novelty,
-                                           sharpness_weight=o.sharpness_weight)
+        novelty = o.novelty if o.novelty is not None else default_novelty(self.encoder.name)
+        order, coverage = choose_keyframes(emb, sharp, max_k=o.max_per_shot, novelty=novelty,
+                                           min_sharpness=o.min_sharpness)
         order = sorted(order)  # keyframes in time order
         kfs = []
         for i in order:

@@ -77,3 +77,11 @@ def test_compare_videos_finds_the_repeats(repeat_clips):
     assert ((0, 0), (0, 2)) in found      # astronaut repeated within A
     assert ((0, 1), (1, 1)) in found      # coffee in A and in B
     assert not any({x, y} & {(1, 0)} for x, y in found)  # the rocket is unique
+
+
+def test_default_encoder_and_threshold_find_exactly_the_repeats(repeat_clips):
+    # defaults: effnet-lite0 keyframes, cosine >= 0.8 (calibration recorded in CompareOptions)
+    a, _ = repeat_clips
+    res = compare_videos([a], detector="classic")
+    assert [(p["a"]["shot"], p["b"]["shot"]) for p in res.pairs] == [(0, 2)]
+    assert res.encoder == "effnet-lite0"

@@ -17,13 +17,17 @@ def _unit(x):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
+def _chordal(a, b):
+    # ||a - b|| of unit vectors = sqrt(2 - 2 cos)
+    return np.sqrt(np.maximum(0, 2 - 2 * a @ b.T))
+
+
 def test_first_keyframe_is_the_medoid():
     rng = np.random.default_rng(1)
     e = _unit(rng.normal(size=(15, 8)) + np.array([3, 0, 0, 0, 0, 0, 0, 0]))
-    chosen, _ = choose_keyframes(e, None, max_k=1, sharpness_weight=0.0)
-    # medoid by definition (Kaufman & Rousseeuw 1990): argmin of the summed cosine distances
-    d = 1 - e @ e.T
-    assert chosen == [int(np.argmin(d.sum(1)))]
+    chosen, _ = choose_keyframes(e, None, max_k=1)
+    # medoid by definition (Kaufman & Rousseeuw 1990): argmin of the summed distances
+    assert chosen == [int(np.argmin(_chordal(e, e).sum(1)))]
 
 
 def test_farthest_point_covers_each_cluster_once():
@@ -32,19 +36,18 @@ def test_farthest_point_covers_each_cluster_once():
     b = _unit(np.array([0, 1.0, 0]) + 0.02 * rng.normal(size=(6, 3)))
     c = _unit(np.array([0, 0, 1.0]) + 0.02 * rng.normal(size=(3, 3)))
     e = np.concatenate([a, b, c])
-    chosen, coverage = choose_keyframes(e, None, max_k=5, novelty=0.2, sharpness_weight=0.0)
+    chosen, coverage = choose_keyframes(e, None, max_k=5, novelty=0.4)
     owner = [0] * 12 + [1] * 6 + [2] * 3
     assert owner[chosen[0]] == 0                       # the big cluster holds the medoid
     assert sorted(owner[i] for i in chosen) == [0, 1, 2]  # one per cluster, then the novelty stop
     # coverage: the largest distance of any row to its nearest chosen row (recomputed here)
-    d = 1 - e @ e[chosen].T
-    assert coverage == pytest.approx(d.min(1).max(), abs=1e-9)
-    assert coverage < 0.2
-    one, _ = choose_keyframes(e, None, max_k=5, novelty=1.5)
+    assert coverage == pytest.approx(_chordal(e, e[chosen]).min(1).max(), abs=1e-9)
+    assert coverage < 0.4
+    one, _ = choose_keyframes(e, None, max_k=5, novelty=1.5)  # orthogonal clusters are sqrt(2) apart
     assert len(one) == 1
 
 
-def test_sharpness_breaks_ties_and_matches_scipy():
+def test_sharpness_gate_and_reference():
     import cv2
     from scipy import ndimage
 
@@ -57,9 +60,12 @@ def test_sharpness_breaks_ties_and_matches_scipy():
     ref = ndimage.laplace(grey, mode="mirror").var()
     assert sharpness(img) == pytest.approx(ref, rel=0.02)
     assert sharpness(blurred) < 0.2 * sharpness(img)
-    e = _unit(np.ones((3, 4)))
-    chosen, _ = choose_keyframes(e, np.array([sharpness(blurred), sharpness(img), sharpness(blurred)]), max_k=1)
-    assert chosen == [1]
+    # the middle row is the medoid, but it is the blurred frame: the gate skips it
+    e = _unit(np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]))
+    assert choose_keyframes(e, None, max_k=1)[0] == [1]
+    s = np.array([sharpness(img), sharpness(blurred), sharpness(img)])
+    assert choose_keyframes(e, s, max_k=1)[0] in ([0], [2])
+    assert choose_keyframes(e, s, max_k=1, min_sharpness=0.0)[0] == [1]
 
 
 def test_options_are_validated():
@@ -67,6 +73,8 @@ def test_options_are_validated():
         KeyframeOptions(max_per_shot=0)
     with pytest.raises(InputError, match="novelty"):
         KeyframeOptions(novelty=3)
+    with pytest.raises(InputError, match="min_sharpness"):
+        KeyframeOptions(min_sharpness=2)
     with pytest.raises(InputError, match="non-empty"):
         choose_keyframes(np.zeros((0, 4)))
 
