@@ -89,18 +89,22 @@ def check_boxes(boxes: Any, name: str = "boxes") -> torch.Tensor:
     if b.numel() == 0:
         return b
     with torch.no_grad():
+        # fast path, two reductions: NaN/inf make the sum non-finite and the minimum side
+        # NaN or <= 0; the exact checks below run only when the fast one fails
+        if bool(torch.isfinite(b.sum())) and bool(b[..., 2:4].amin() > 0):
+            return b
         finite = torch.isfinite(b).all(dim=-1)
         if not bool(finite.all()):
             at = _first_bad(~finite)
             raise InputError(f"{name} contains NaN or infinite values (first at index {at}: "
                              f"{b[at].tolist()}); remove or repair those boxes")
         bad = (b[..., 2] <= 0) | (b[..., 3] <= 0)
-        if bool(bad.any()):
-            at = _first_bad(bad)
-            raise InputError(f"{name} has a box with w <= 0 or h <= 0 at index {at}: {b[at].tolist()}; "
-                             "a degenerate box has no area — drop it first "
-                             "(b[(b[..., 2] > 0) & (b[..., 3] > 0)]) or give it a positive size")
-    return b
+        if not bool(bad.any()):
+            return b                                           # the sum overflowed, all is well
+        at = _first_bad(bad)
+        raise InputError(f"{name} has a box with w <= 0 or h <= 0 at index {at}: {b[at].tolist()}; "
+                         "a degenerate box has no area — drop it first "
+                         "(b[(b[..., 2] > 0) & (b[..., 3] > 0)]) or give it a positive size")
 
 
 def _pair(a: Any, b: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -186,6 +190,11 @@ def xywhr_to_corners(boxes: Any) -> torch.Tensor:
 
 
 def _corners(b: torch.Tensor) -> torch.Tensor:
+    return torch.stack(_corners_xy(b), dim=-1)
+
+
+def _corners_xy(b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Corner x and y coordinates, each ``(..., 4)``."""
     cx, cy, w, h, t = b.unbind(-1)
     c, s = torch.cos(t), torch.sin(t)
     sx = torch.tensor([-0.5, 0.5, 0.5, -0.5], dtype=b.dtype, device=b.device)
@@ -194,7 +203,7 @@ def _corners(b: torch.Tensor) -> torch.Tensor:
     dy = h[..., None] * sy
     px = cx[..., None] + dx * c[..., None] - dy * s[..., None]
     py = cy[..., None] + dx * s[..., None] + dy * c[..., None]
-    return torch.stack([px, py], dim=-1)
+    return px, py
 
 
 def corners_to_xywhr(corners: Any) -> torch.Tensor:
@@ -259,9 +268,11 @@ def _cov_factor(cov: str) -> float:
 def _gauss_abc(b: torch.Tensor, cov: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Entries ``(a, b, c)`` of Σ = [[a, c], [c, b]] of validated boxes."""
     f = _cov_factor(cov)
-    w2, h2 = b[..., 2] ** 2 * f, b[..., 3] ** 2 * f
-    cs, sn = torch.cos(b[..., 4]), torch.sin(b[..., 4])
-    return w2 * cs * cs + h2 * sn * sn, w2 * sn * sn + h2 * cs * cs, (w2 - h2) * cs * sn
+    w2, h2 = b[..., 2] * b[..., 2], b[..., 3] * b[..., 3]
+    mean, half = (w2 + h2) * (f / 2), (w2 - h2) * (f / 2)
+    t2 = 2 * b[..., 4]
+    dc = half * torch.cos(t2)          # a = f(w² cos² + h² sin²) = mean + half cos 2t, ...
+    return mean + dc, mean - dc, half * torch.sin(t2)
 
 
 def xywhr_to_gaussian(boxes: Any, *, cov: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -373,33 +384,72 @@ def _clip_half_plane(poly: torch.Tensor, a: torch.Tensor, b: torch.Tensor, tol: 
 
 
 def intersection_area(boxes1: Any, boxes2: Any) -> torch.Tensor:
-    """Exact area of the intersection of two oriented boxes (convex polygon clipping)."""
+    """Exact area of the intersection of two oriented boxes (see :func:`polygon_iou`)."""
     a, b = _pair(boxes1, boxes2)
     return _intersection(a, b)
 
 
-def _intersection(a: torch.Tensor, b: torch.Tensor, chunk: int = 1 << 18) -> torch.Tensor:
+def _intersection(a: torch.Tensor, b: torch.Tensor, chunk: int = 1 << 13) -> torch.Tensor:
     shape = a.shape[:-1]
     a2, b2 = a.reshape(-1, 5), b.reshape(-1, 5)
     # work relative to the first box's centre: smaller numbers, smaller rounding errors
-    off = a2[:, :2].detach()
-    zero = torch.zeros_like(a2[:, 2:])
-    a2 = a2 - torch.cat([off, zero], 1)
-    b2 = b2 - torch.cat([off, zero], 1)
+    off = torch.cat([a2[:, :2].detach(), torch.zeros_like(a2[:, 2:])], 1)
+    a2, b2 = a2 - off, b2 - off
     parts = []
     for i in range(0, a2.shape[0], chunk):
-        pa, pb = _corners(a2[i:i + chunk]), _corners(b2[i:i + chunk])
-        parts.append(polygon_area(clip_polygon(pa, pb)).clamp_min(0))
+        pa, pb = a2[i:i + chunk], b2[i:i + chunk]
+        ax, ay = _corners_xy(pa)
+        bx, by = _corners_xy(pb)
+        # scene size: |centre offset| + the larger half-diagonal (corners lie within it)
+        size = torch.hypot(pb[:, 0], pb[:, 1]) + torch.maximum(torch.hypot(pa[:, 2], pa[:, 3]),
+                                                              torch.hypot(pb[:, 2], pb[:, 3]))
+        tol = ((64 * torch.finfo(a2.dtype).eps) * size.detach() ** 2)[:, None, None]
+        area = _boundary_part(ax, ay, bx, by, tol, own=True) + _boundary_part(bx, by, ax, ay, tol, own=False)
+        parts.append(area.clamp_min(0))
     out = torch.cat(parts) if parts else a2.new_zeros(0)
     return out.reshape(shape)
+
+
+def _boundary_part(px: torch.Tensor, py: torch.Tensor, qx: torch.Tensor, qy: torch.Tensor,
+                   tol: torch.Tensor, own: bool) -> torch.Tensor:
+    """Green's-theorem share of polygon P's edges in ``|P ∩ Q|``: ``½ Σ (x0 y1 - x1 y0)`` over
+    each edge of P clipped to the convex polygon Q (Cyrus–Beck: one parameter interval per
+    edge, from Q's half-planes). Summed with the same for Q's edges in P, the pieces form
+    the closed boundary of P ∩ Q. An edge lying on a line of Q counts for P (``own``) when
+    both run the same way (the region is on the same side) and never for Q, so a shared
+    edge is counted once and a touching one not at all. Shapes ``(B, N)``; returns ``(B,)``.
+    """
+    dx, dy = px.roll(-1, 1) - px, py.roll(-1, 1) - py                  # P's edges i
+    ex, ey = qx.roll(-1, 1) - qx, qy.roll(-1, 1) - qy                  # Q's edges j
+    # s(t) = cross(e_j, P_i + t d_i - Q_j) >= 0 inside; s0 at t = 0, ds = s(1) - s(0)
+    s0 = ex[:, None, :] * (py[:, :, None] - qy[:, None, :]) - ey[:, None, :] * (px[:, :, None] - qx[:, None, :])
+    ds = ex[:, None, :] * dy[:, :, None] - ey[:, None, :] * dx[:, :, None]
+    par = ds.abs() <= tol
+    on = s0.abs() <= tol
+    same = (ex[:, None, :] * dx[:, :, None] + ey[:, None, :] * dy[:, :, None]) > 0
+    blocked = par & ((s0 < -tol) | (on & ~same) | (on & (not own)))     # edge i outside half-plane j
+    safe = torch.where(par, torch.ones_like(ds), ds)
+    t = -s0 / safe
+    inf = torch.full_like(t, math.inf)
+    t_lo = torch.where(~par & (ds > 0), t, -inf).amax(-1).clamp_min(0)
+    t_hi = torch.where(~par & (ds < 0), t, inf).amin(-1).clamp_max(1)
+    keep = ~blocked.any(-1) & (t_hi > t_lo)
+    x0, y0 = px + t_lo * dx, py + t_lo * dy
+    x1, y1 = px + t_hi * dx, py + t_hi * dy
+    contrib = 0.5 * (x0 * y1 - x1 * y0)
+    return torch.where(keep, contrib, torch.zeros_like(contrib)).sum(-1)
 
 
 def polygon_iou(boxes1: Any, boxes2: Any) -> torch.Tensor:
     """Exact IoU of oriented boxes: ``|A ∩ B| / (|A| + |B| - |A ∩ B|)`` in ``[0, 1]``.
 
-    The intersection polygon comes from Sutherland–Hodgman clipping (:func:`clip_polygon`),
-    so identical boxes give 1, nested boxes give the area ratio, boxes that only touch
-    (shared edge or corner) or are apart give 0. Differentiable almost everywhere (the
+    The intersection area is the Green's-theorem integral over its boundary: each box's
+    edges are clipped to the other box (Cyrus–Beck convex clipping, a fixed 4 x 4
+    half-plane test per pair — no variable-length polygons, so it vectorises), and shared
+    or touching edges are counted once or not at all. :func:`clip_polygon` gives the same
+    area from the intersection polygon itself (Sutherland–Hodgman). Identical boxes give 1,
+    nested boxes the area ratio, boxes that only touch (shared edge or corner) or are apart
+    give 0. Differentiable almost everywhere (the
     gradient is zero for disjoint boxes — use a Gaussian metric there).
     Reference values (issue 8): identical 10x10 → 1; 10x10 shifted 4 px → 0.429;
     20x10 against itself turned 15° → 0.762; crossed 100x10 at 0°/90° → 0.053.
