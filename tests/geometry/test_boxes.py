@@ -257,3 +257,34 @@ def test_bad_shapes_and_types():
         B.check_boxes("not boxes")
     # integers are accepted (as float32)
     assert B.box_area([[0, 0, 3, 4, 0]]).dtype == torch.float32
+
+
+def test_two_clipping_algorithms_agree_on_adversarial_pairs():
+    # polygon_iou (Green's theorem over Cyrus–Beck-clipped edges) against the area of the
+    # Sutherland–Hodgman polygon of clip_polygon, on pairs built to hit the special cases:
+    # shared edges, coincident corners, the same rectangle written 4 ways, tiny turns, far
+    # from the origin.
+    g = torch.Generator().manual_seed(7)
+    a, _ = _random_pairs(200, seed=11)
+    a[:, :2] += 1e4
+    k = torch.randint(0, 4, (200,), generator=g).double()
+    same = a.clone()
+    same[:, 4] += k * math.pi / 2
+    odd = k % 2 == 1
+    same[odd, 2], same[odd, 3] = a[odd, 3], a[odd, 2]
+    slide = a.clone()                                   # slid along its own w axis: shared edge lines
+    d = torch.rand(200, generator=g, dtype=torch.float64) * a[:, 2] * 1.5
+    slide[:, 0] += d * torch.cos(a[:, 4])
+    slide[:, 1] += d * torch.sin(a[:, 4])
+    tiny = a.clone()
+    tiny[:, 4] += torch.randn(200, generator=g, dtype=torch.float64) * 1e-7
+    for b in (same, slide, tiny):
+        got = B.polygon_iou(a, b)
+        off = torch.cat([a[:, :2], torch.zeros(200, 3, dtype=torch.float64)], 1)
+        inter = B.polygon_area(B.clip_polygon(B.xywhr_to_corners(a - off), B.xywhr_to_corners(b - off))).clamp_min(0)
+        ref = inter / (a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter)
+        torch.testing.assert_close(got, ref, atol=1e-9, rtol=0)
+        torch.testing.assert_close(B.polygon_iou(a.float(), b.float()).double(), got, atol=2e-4, rtol=0)
+    torch.testing.assert_close(B.polygon_iou(a, same), torch.ones(200, dtype=torch.float64), atol=1e-9, rtol=0)
+    ref_slide = ((a[:, 2] - d).clamp_min(0) / (a[:, 2] + d).clamp_min(1e-300))
+    torch.testing.assert_close(B.polygon_iou(a, slide), ref_slide, atol=1e-9, rtol=0)
