@@ -117,7 +117,7 @@ class ShotDetection:
 
 def detect_shots(source: Any, *, detector: str | ShotDetector = "auto", analysis_size: int | tuple[int, int] | None = None,
                  threads: int = 0, on_frame: Callable[[Frame], None] | None = None, progress: bool | None = None,
-                 **options: Any) -> ShotDetection:
+                 fast_decode: bool | None = None, **options: Any) -> ShotDetection:
     """Find the shot boundaries of a video in one decode pass.
 
     Parameters
@@ -130,6 +130,10 @@ def detect_shots(source: Any, *, detector: str | ShotDetector = "auto", analysis
     on_frame : called with every decoded :class:`~kadr.io.Frame` after the detector has
         seen it, so other per-frame work (keyframe scoring...) shares the decode pass.
     progress : progress bar on stderr (default: only on a terminal).
+    fast_decode : skip the codec's deblocking filter (``VideoReader(fast=True)``); default:
+        the detector's preference (``classic``: on — invisible at 64 px, ~1.3x faster
+        decoding; ``transnetv2``: off, to see exactly the pixels it was trained on). Pass
+        False when ``on_frame`` wants pristine full-size pictures.
     options : passed to the detector's constructor.
 
     Returns a :class:`ShotDetection`; a video with 0 frames has no shots, one with 1 frame
@@ -144,7 +148,9 @@ def detect_shots(source: Any, *, detector: str | ShotDetector = "auto", analysis
         from kadr._checks import check_file
 
         check_file(source, what="video")
-    reader = VideoReader(source, analysis_size=analysis_size or det.analysis_size, threads=threads) if own else source
+    fast = det.fast_decode if fast_decode is None else bool(fast_decode)
+    reader = VideoReader(source, analysis_size=analysis_size or det.analysis_size, threads=threads,
+                         fast=fast) if own else source
     try:
         det.reset(reader.fps)
         transitions: list[Transition] = []

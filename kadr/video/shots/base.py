@@ -66,6 +66,8 @@ class ShotDetector(abc.ABC):
     name: str = "detector"
     #: longest side (int) or exact (w, h) of ``frame.analysis_image`` this detector works at
     analysis_size: int | tuple[int, int] = 64
+    #: whether detect_shots may skip the codec's deblocking filter for this detector
+    fast_decode: bool = False
 
     def __init__(self) -> None:
         self.reset()

@@ -57,14 +57,14 @@ class ClassicOptions:
     straightness: float = opt(0.75, "|total change| / sum of per-frame changes a gradual transition needs")
     gradual_total: float = opt(10.0, "smallest total RMS change (grey levels) of a gradual transition")
     min_gradual: int = opt(3, "shortest gradual transition in frames (first changed .. first settled)")
-    min_hold: float = opt(0.19, "a solid hold shorter than this (s) between a fade-out and a fade-in joins them")
+    min_hold: float = opt(0.19, "a solid hold shorter than this (s) between a fade-out and a fade-in joins them (a dip)")
     solid_std: float = opt(12.0, "luma deviation below which a dark/bright frame is solid (a fade's black/white)")
     hist_min: float = opt(0.15, "colour-histogram distance (0..1) that makes an isolated jump a cut")
     shift: int = opt(2, "largest shift (px at 64 px width) tried by the motion-compensated cut test")
 
 
 def small_image(frame: Frame, size: int = WORK_SIZE) -> np.ndarray:
-    """``frame.analysis_image`` reduced to ``size`` px on the long side (area average)."""
+    """``frame.analysis_image`` reduced to ``size`` px on the long side (area average), RGB uint8."""
     img = frame.analysis_image
     h, w = img.shape[:2]
     if max(h, w) > size:
@@ -107,6 +107,7 @@ def shifted_rms(a: np.ndarray, b: np.ndarray, shift: int) -> float:
 class ClassicDetector(ShotDetector):
     name = "classic"
     analysis_size = WORK_SIZE
+    fast_decode = True
 
     def __init__(self, options: ClassicOptions | None = None, **kw: float):
         self.options = options or ClassicOptions(**kw)
@@ -252,8 +253,7 @@ class ClassicDetector(ShotDetector):
                 return out  # fading in from a short solid lead-in: there is no shot before it
             if pend is not None:
                 self._pending_fade_out = None
-                hold = self.clock.time(s) - self.clock.time(pend.end_frame)
-                if hold < o.min_hold:
+                if self._hold_seconds(pend.start_frame, e) < o.min_hold:
                     return [self.transition("dissolve", pend.start_frame, e, min(pend.score, score))]
                 out.append(pend)
             return out + [tr]
@@ -264,6 +264,15 @@ class ClassicDetector(ShotDetector):
             self._pending_fade_out = tr
             return out
         return out + [tr]
+
+    def _hold_seconds(self, s: int, e: int) -> float:
+        """Duration of the solid plateau of a dip [s, e]: frames within half a grey level of its
+        darkest (or brightest) frame — robust to where the fades' ends round to."""
+        lum = np.asarray(self._lum[s:e + 1])
+        ref = lum.min() if lum.min() < 128 else lum.max()
+        n = int(np.sum(np.abs(lum - ref) <= 0.5))
+        per_frame = (self.clock.time(e) - self.clock.time(s)) / max(1, e - s)
+        return n * per_frame
 
     def _release_fade_out(self, t: int, solid: bool) -> list[Transition]:
         """Emit a pending fade-out once the hold after it is over and no fade-in follows."""
