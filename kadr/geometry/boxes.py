@@ -343,7 +343,17 @@ def clip_polygon(subject: torch.Tensor, clipper: torch.Tensor) -> torch.Tensor:
     of a few ulps, so shared edges and coincident corners are inside) and adds the crossing
     points; a convex polygon cut by a line gains at most one vertex, hence the fixed size.
     """
-    shape = torch.broadcast_shapes(subject.shape[:-2], clipper.shape[:-2])
+    from kadr._checks import check_finite
+
+    subject, clipper = as_boxes(subject, "subject", last=2), as_boxes(clipper, "clipper", last=2)
+    for name, poly in (("subject", subject), ("clipper", clipper)):
+        if poly.ndim < 2 or poly.shape[-2] < 3:
+            raise ShapeError(f"{name} must be polygons (..., N >= 3, 2), got {tuple(poly.shape)}")
+        check_finite(poly, name)
+    try:
+        shape = torch.broadcast_shapes(subject.shape[:-2], clipper.shape[:-2])
+    except RuntimeError:
+        raise ShapeError(f"subject {tuple(subject.shape)} and clipper {tuple(clipper.shape)} do not broadcast") from None
     dtype = torch.promote_types(subject.dtype, clipper.dtype)
     poly = subject.to(dtype).expand(*shape, *subject.shape[-2:]).reshape(-1, subject.shape[-2], 2)
     clip = clipper.to(dtype).expand(*shape, *clipper.shape[-2:]).reshape(-1, clipper.shape[-2], 2)

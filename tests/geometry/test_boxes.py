@@ -183,6 +183,11 @@ def test_clip_polygon_general_convex():
     out = B.clip_polygon(tri, sq)
     assert out.shape == (7, 2)
     assert B.polygon_area(out).item() == pytest.approx(2.0)
+    assert B.polygon_area(B.clip_polygon(tri, sq + 10)).item() == 0.0          # apart
+    with pytest.raises(ShapeError, match="N >= 3"):
+        B.clip_polygon(tri[:2], sq)
+    with pytest.raises(InputError, match="NaN"):
+        B.clip_polygon(tri, sq * float("nan"))
 
 
 # ------------------------------------------------------------------ frame helpers
