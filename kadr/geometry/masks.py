@@ -247,15 +247,74 @@ def _weighted_ssim(a: np.ndarray, b: np.ndarray, weights: np.ndarray | None) -> 
 
 
 def masked_compare(a: np.ndarray, b: np.ndarray, *, mask: str | np.ndarray = "gradient",
-                   options: MaskOptions | None = None) -> dict[str, Any]:
+                   options: MaskOptions | None = None, tokens: Any = None) -> dict[str, Any]:
     """Compare two frames with SSIM weighted by a mask: ``{"ssim_masked", "ssim",
-    "mask", "mask_coverage"}`` (coverage = mean weight in [0, 1]).
+    "mask", "mask_coverage"}`` (coverage = mean weight in [0, 1]); with ``tokens`` (a ViT
+    encoder's ``encode_tokens``) also ``"embedding_masked"``, the cosine similarity of the
+    mask-pooled patch embeddings (:func:`masked_token_similarity`).
 
-    With an all-zero mask (nothing moves, a flat frame) ``ssim_masked`` is None: there is
-    nothing to compare there, which is reported rather than turned into NaN."""
+    With an all-zero mask (nothing moves, a flat frame) the masked values are None: there
+    is nothing to compare there, which is reported rather than turned into NaN."""
     w = pair_mask(a, b, mask, options)
     coverage = float(w.mean())
     plain = _weighted_ssim(a, b, None)
     masked = _weighted_ssim(a, b, w) if coverage > 1e-6 else None
-    return {"mask": mask if isinstance(mask, str) else "custom", "ssim_masked": masked, "ssim": plain,
-            "mask_coverage": coverage}
+    out = {"mask": mask if isinstance(mask, str) else "custom", "ssim_masked": masked, "ssim": plain,
+           "mask_coverage": coverage}
+    if tokens is not None:
+        out["embedding_masked"] = masked_token_similarity(a, b, w, tokens) if coverage > 1e-6 else None
+    return out
+
+
+def _token_grid(tokens: np.ndarray, name: str) -> np.ndarray:
+    """(g, g, C) patch tokens from (T, C): T = g² (SigLIP) or 1 + g² (a leading CLS token:
+    CLIP, DINOv2)."""
+    tokens = np.asarray(tokens, np.float64)
+    if tokens.ndim != 2:
+        raise ShapeError(f"{name} tokens must be (T, C), got shape {tokens.shape}")
+    t = tokens.shape[0]
+    for skip in (0, 1):
+        g = int(round(np.sqrt(t - skip)))
+        if g > 0 and g * g == t - skip:
+            return tokens[skip:].reshape(g, g, -1)
+    raise ShapeError(f"{name} has {t} tokens: not a square patch grid (g²) nor a CLS token plus one; "
+                     "models with register tokens are not supported")
+
+
+def _centre_square(x: np.ndarray) -> np.ndarray:
+    h, w = x.shape[:2]
+    s = min(h, w)
+    y0, x0 = (h - s) // 2, (w - s) // 2
+    return x[y0:y0 + s, x0:x0 + s]
+
+
+def masked_token_similarity(a: np.ndarray, b: np.ndarray, weights: np.ndarray, tokens: Any) -> float:
+    """Cosine similarity of two frames' mask-pooled patch embeddings, in [-1, 1].
+
+    ``tokens``: a function from a list of RGB images to per-image (T, C) patch tokens (a ViT
+    encoder's ``encode_tokens``; T = g² or 1 + g² with a CLS token, which is dropped). Both
+    frames and ``weights`` (H, W, ≥ 0) are cut to their centre square first (so a model's
+    resize + centre crop keeps the patch grid aligned with the mask); the weights are
+    area-averaged onto the g×g grid and each frame's embedding is ``Σ w_p t_p / Σ w_p``."""
+    import cv2
+
+    a, b = np.asarray(a), np.asarray(b)
+    check_same_shape(a, b, ("A", "B"), hint="masked comparison needs frames of the same size")
+    w = np.asarray(weights, np.float32)
+    if w.shape != a.shape[:2]:
+        raise ShapeError(f"weights have shape {w.shape}; the frames are {a.shape[:2]}")
+    if not np.isfinite(w).all() or w.min() < 0:
+        raise InputError("weights must be finite and >= 0")
+    sa, sb, sw = (_centre_square(x) for x in (a, b, w))
+    ta, tb = tokens([np.ascontiguousarray(sa), np.ascontiguousarray(sb)])
+    ga, gb = _token_grid(ta, "A"), _token_grid(tb, "B")
+    if ga.shape != gb.shape:
+        raise ShapeError(f"A and B gave token grids {ga.shape} and {gb.shape}")
+    g = ga.shape[0]
+    wg = cv2.resize(sw, (g, g), interpolation=cv2.INTER_AREA).astype(np.float64)
+    if wg.sum() <= 0:
+        raise InputError("the mask is zero over the centre square the model sees; nothing to compare")
+    ea = (ga * wg[..., None]).sum((0, 1)) / wg.sum()
+    eb = (gb * wg[..., None]).sum((0, 1)) / wg.sum()
+    den = np.linalg.norm(ea) * np.linalg.norm(eb)
+    return float(ea @ eb / den) if den > 0 else 0.0

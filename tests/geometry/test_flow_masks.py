@@ -219,3 +219,37 @@ def test_float_frames_need_a_data_range(photo):
     np.testing.assert_array_equal(pair_mask(f, f, "gradient", data_range=1.0), pair_mask(photo, photo, "gradient"))
     grey = photo @ np.array([0.299, 0.587, 0.114])  # float luma in [0, 255], as `kadr compare --grey` passes it
     assert pair_mask(grey, grey, "contrast", data_range=255.0).shape == photo.shape[:2]
+
+
+def test_masked_token_similarity_pools_under_the_mask():
+    """A stand-in patch encoder (mean colour of each cell of a 4x4 grid, plus a CLS token):
+    with the mask on one cell, the pooled embeddings are that cell's mean colours."""
+    from kadr.geometry.masks import masked_token_similarity
+
+    def tokens(images):
+        out = []
+        for im in images:
+            s = im.shape[0] // 4
+            cells = im[:4 * s, :4 * s].reshape(4, s, 4, s, 3).mean((1, 3)).reshape(16, 3)
+            out.append(np.vstack([np.full((1, 3), 9.0), cells]))  # CLS first, dropped by kadr
+        return out
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)  # centre square: columns 16..80
+    b = a.copy()
+    b[:, 16:32] = 255 - b[:, 16:32]  # column 0 of the grid changes
+    w = np.zeros((64, 96), np.float32)
+    w[16:32, 48:64] = 1  # grid cell (1, 2): unchanged
+    assert masked_token_similarity(a, b, w, tokens) == pytest.approx(1.0)
+    w2 = np.zeros((64, 96), np.float32)
+    w2[0:16, 16:32] = 1  # grid cell (0, 0): inverted
+    ca = a[0:16, 16:32].reshape(-1, 3).mean(0)
+    cb = b[0:16, 16:32].reshape(-1, 3).mean(0)
+    ref = ca @ cb / np.linalg.norm(ca) / np.linalg.norm(cb)
+    assert masked_token_similarity(a, b, w2, tokens) == pytest.approx(ref, abs=1e-6)
+    with pytest.raises(InputError):
+        masked_token_similarity(a, b, np.zeros((64, 96)), tokens)
+    res = masked_compare(a, b, mask=w2, tokens=tokens)
+    assert res["embedding_masked"] == pytest.approx(ref, abs=1e-6) and res["ssim_masked"] < res["ssim"]
+    with pytest.raises(ShapeError):
+        masked_token_similarity(a, b, w, lambda ims: [np.zeros((15, 3))] * 2)
