@@ -37,7 +37,7 @@ META_FILE = "kadr_index.json"
 class StoreOptions:
     """How a table is searched and when its ANN index is (re)built."""
 
-    exact_max_rows: int = opt(100_000, "tables (or filtered subsets) up to this many rows are searched exactly, without ANN index")
+    exact_max_rows: int = opt(20_000, "tables (or filtered subsets) up to this many rows are searched exactly, without ANN index")
     nprobes: int = opt(32, "IVF partitions probed per ANN query")
     refine_factor: int = opt(10, "ANN candidates re-ranked on full vectors: k × this")
     retrain_growth: float = opt(2.0, "retrain the ANN index when the table has grown this many times since training")
@@ -271,9 +271,10 @@ class Store:
 
     @staticmethod
     def ann_params(n: int, dim: int) -> dict[str, Any]:
-        """IVF-PQ parameters for ``n`` vectors of ``dim``: √N partitions (but at least 256 rows
-        each, which k-means needs), D/8 sub-vectors (else a divisor of D), 8-bit codes, cosine."""
-        parts = int(max(1, min(round(np.sqrt(n)), n // 256)))
+        """IVF-PQ parameters for ``n`` vectors of ``dim``: one partition per ~4096 rows (k-means
+        training stays cheap at 1M: 244 partitions), D/8 sub-vectors (else a divisor of D),
+        8-bit codes, cosine."""
+        parts = int(max(1, round(n / 4096)))
         sub = dim // 8 if dim % 8 == 0 else next(d for d in (16, 12, 8, 6, 4, 3, 2, 1) if dim % d == 0)
         return {"index_type": "IVF_PQ", "distance_type": "cosine", "num_partitions": parts,
                 "num_sub_vectors": max(1, sub), "num_bits": 8}
@@ -284,6 +285,8 @@ class Store:
         p = self.ann_params(n, dim)
         p.pop("index_type")
         table.create_index("vector", replace=True, config=IvfPq(**p))
+        # a bitmap index on the low-cardinality kind column makes kind filters cheap prefilters
+        table.create_scalar_index("kind", index_type="BITMAP", replace=True)
 
     @staticmethod
     def _unindexed(table: Any) -> int:
