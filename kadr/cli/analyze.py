@@ -108,7 +108,8 @@ def run(args):
             "frames": result["frames"], "fps": result["fps"], "detector": result["detector"],
             "shots": len(result["shots"]), "transitions": [(t["type"], t["start_frame"], t["end_frame"])
                                                            for t in result["transitions"]],
-            "keyframes": sum(len(s["keyframes"]) for s in result["shots"]), "timings": result["timings"]}
+            "keyframes": sum(len(s["keyframes"]) for s in result["shots"]), "timings": result["timings"],
+            "decode": result.get("decode")}
 
 
 def render(result, args) -> None:
@@ -116,6 +117,9 @@ def render(result, args) -> None:
           f"{result['keyframes']} keyframes (detector {result['detector']})")
     if result["transitions"]:
         print("  transitions: " + ", ".join(f"{t} {s}-{e}" for t, s, e in result["transitions"]))
+    dec = result.get("decode") or {}
+    if dec.get("corrupt_packets") or dec.get("lost"):
+        print(f"  decoding: {dec['corrupt_packets']} corrupt packets skipped, {dec['lost']} frames lost")
     print("  time: " + ", ".join(f"{k} {v:.2f}s" for k, v in result["timings"].items()))
     print(f"  report: {result['report']}")
     print(f"  shots:  {result['shots_json']}")

@@ -81,6 +81,14 @@ def run(args):
             prepare_dir(d)
     det = detect(args, args.video)
     sl = ShotList.from_detection(det)
+    exporting = any(getattr(args, f) for f in ("csv", "edl", "otio"))
+    if exporting and args.video != "-" and "://" not in args.video:
+        from kadr.io.probe import probe
+
+        info = probe(args.video)
+        if info.vfr and info.real_fps:
+            sl.timecode_fps = info.real_fps
+            log(f"variable frame rate: timecodes count PTS time at the base rate {info.real_fps:g} fps")
     if args.thumbnails and sl.shots:
         paths = write_thumbnails(sl, args.thumbnails, size=args.thumb_size, options=kopts)
         log(f"wrote {len(paths)} thumbnails to {args.thumbnails}")

@@ -83,6 +83,15 @@ class ShotList:
     shots: list[Shot]
     transitions: list[Transition]
     detector: str = ""
+    #: frame rate of the timecodes (CSV/EDL/OTIO); None = ``fps``. For variable-frame-rate video
+    #: give the codec's base rate (``probe(...).real_fps``, e.g. 25): an editor conforms the file
+    #: to a standard constant rate, and a boundary's timecode is its PTS time at that rate.
+    timecode_fps: float | None = None
+
+    @property
+    def rate(self) -> float:
+        """The rate timecodes are counted at."""
+        return float(self.timecode_fps or self.fps)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ShotList":
@@ -93,7 +102,8 @@ class ShotList:
             shots = [Shot(s["index"], s["start_frame"], s["end_frame"], s["start_time"], s["end_time"],
                           [Keyframe(**k) for k in s.get("keyframes", [])]) for s in d["shots"]]
             trans = [Transition(**t) for t in d.get("transitions", [])]
-            return cls(str(d["video"]), float(d["fps"]), int(d["frames"]), shots, trans, str(d.get("detector", "")))
+            return cls(str(d["video"]), float(d["fps"]), int(d["frames"]), shots, trans, str(d.get("detector", "")),
+                       d.get("timecode_fps"))
         except (KeyError, TypeError) as exc:
             raise InputError(f"not a kadr shot list ({exc}); give the JSON written by `kadr shots --json`") from None
 
@@ -107,8 +117,11 @@ class ShotList:
         return sl
 
     def to_dict(self) -> dict[str, Any]:
-        return {"video": self.video, "fps": self.fps, "frames": self.frames, "detector": self.detector,
-                "transitions": [t.to_dict() for t in self.transitions], "shots": [s.to_dict() for s in self.shots]}
+        d = {"video": self.video, "fps": self.fps, "frames": self.frames, "detector": self.detector,
+             "transitions": [t.to_dict() for t in self.transitions], "shots": [s.to_dict() for s in self.shots]}
+        if self.timecode_fps:
+            d["timecode_fps"] = self.timecode_fps
+        return d
 
     def check(self) -> None:
         if not self.fps or self.fps <= 0:
@@ -130,10 +143,10 @@ def to_csv(sl: ShotList, *, drop_frame: bool | None = None) -> str:
     w.writerow(["shot", "start_frame", "end_frame", "frames", "start_time", "end_time", "duration",
                 "start_timecode", "end_timecode", "keyframes"])
     for s in sl.shots:
-        a, b = _shot_frames(s, sl.fps)
+        a, b = _shot_frames(s, sl.rate)
         w.writerow([s.index, s.start_frame, s.end_frame, s.frames, f"{s.start_time:.6f}", f"{s.end_time:.6f}",
-                    f"{s.end_time - s.start_time:.6f}", timecode(a, sl.fps, drop_frame=drop_frame),
-                    timecode(b, sl.fps, drop_frame=drop_frame), ";".join(str(k.frame) for k in s.keyframes)])
+                    f"{s.end_time - s.start_time:.6f}", timecode(a, sl.rate, drop_frame=drop_frame),
+                    timecode(b, sl.rate, drop_frame=drop_frame), ";".join(str(k.frame) for k in s.keyframes)])
     return buf.getvalue()
 
 
@@ -142,13 +155,13 @@ def to_edl(sl: ShotList, *, title: str | None = None, reel: str = "AX", drop_fra
     each followed by ``* FROM CLIP NAME:`` and ``* FROM FILE:`` comments."""
     sl.check()
     if drop_frame is None:
-        drop_frame = is_drop_frame_rate(sl.fps)
+        drop_frame = is_drop_frame_rate(sl.rate)
     name = Path(sl.video).name
     reel = (reel or "AX")[:8]
     lines = [f"TITLE: {title or Path(sl.video).stem}", f"FCM: {'DROP FRAME' if drop_frame else 'NON-DROP FRAME'}", ""]
     for n, s in enumerate(sl.shots, start=1):
-        a, b = _shot_frames(s, sl.fps)
-        tin, tout = timecode(a, sl.fps, drop_frame=drop_frame), timecode(b, sl.fps, drop_frame=drop_frame)
+        a, b = _shot_frames(s, sl.rate)
+        tin, tout = timecode(a, sl.rate, drop_frame=drop_frame), timecode(b, sl.rate, drop_frame=drop_frame)
         lines.append(f"{n:03d}  {reel:<8} V     C        {tin} {tout} {tin} {tout}")
         lines.append(f"* FROM CLIP NAME: {name}")
         lines.append(f"* FROM FILE: {os.path.abspath(sl.video)}")
@@ -167,7 +180,7 @@ def to_otio(sl: ShotList, *, name: str | None = None) -> Any:
 
         raise missing_backend("opentimelineio") from None
     sl.check()
-    rate = float(sl.fps)
+    rate = sl.rate
     url = Path(sl.video).resolve().as_uri() if not str(sl.video).startswith(("-", "rtsp:", "http")) else str(sl.video)
     rt = otio.opentime.RationalTime
     tr = otio.opentime.TimeRange

@@ -88,3 +88,17 @@ def test_analyze_unwritable_out(demo_clip, tmp_path, capsys):
     blocker.write_text("x")
     code, _, err = run(capsys, "analyze", demo_clip[0], "-o", blocker / "out", "--classifier", "none")
     assert code == 2 and "cannot create output folder" in err
+
+
+def test_analyze_carries_on_over_corrupt_packets(demo_clip, tmp_path, capsys):
+    data = bytearray(demo_clip[0].read_bytes())
+    mid = len(data) // 2
+    data[mid:mid + 3000] = bytes(3000)  # zeroed bytes mid-stream
+    p = tmp_path / "broken.mp4"
+    p.write_bytes(data)
+    code, out, err = run(capsys, "analyze", p, "-o", tmp_path / "o", "--classifier", "none")
+    assert code == 0, err
+    saved = json.loads((tmp_path / "o" / "shots.json").read_text())
+    assert saved["decode"]["corrupt_packets"] > 0 and saved["frames"] < demo_clip[1].frames
+    assert saved["shots"][-1]["end_frame"] == saved["frames"]
+    assert "corrupt packets skipped" in out and "corrupt packets skipped" in (tmp_path / "o" / "report.html").read_text()

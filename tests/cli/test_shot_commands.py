@@ -95,3 +95,48 @@ def test_compare_shots_command(demo_clip, tmp_path, capsys):
     assert json.loads((tmp_path / "cmp" / "compare.json").read_text())["pairs"] == res["pairs"]
     code, _, err = run(capsys, "compare-shots", path, "--encoder", "nope")
     assert code == 2 and "unknown encoder" in err
+
+
+@pytest.fixture(scope="module")
+def vfr_clip(tmp_path_factory):
+    """40 frames, alternately 40 and 80 ms long (VFR, base rate 25), a cut at frame 20."""
+    from fractions import Fraction
+
+    import av
+    import cv2
+
+    from kadr.io.synthetic import sample_photo
+
+    a, b = (cv2.resize(sample_photo(n), (160, 96)) for n in ("astronaut", "coffee"))
+    p = tmp_path_factory.mktemp("vfr") / "vfr.mp4"
+    with av.open(str(p), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 160, 96, "yuv420p"
+        s.time_base = s.codec_context.time_base = Fraction(1, 1000)
+        t = 0
+        for i in range(40):
+            f = av.VideoFrame.from_ndarray(a if i < 20 else b, format="rgb24")
+            f.pts, f.time_base = t, Fraction(1, 1000)
+            for pkt in s.encode(f):
+                c.mux(pkt)
+            t += 40 if i % 2 == 0 else 80
+        for pkt in s.encode():
+            c.mux(pkt)
+    return p
+
+
+def test_vfr_timecodes_follow_pts(vfr_clip, tmp_path, capsys):
+    otio = pytest.importorskip("opentimelineio")
+    import av
+
+    with av.open(str(vfr_clip)) as c:  # the cut frame's time, decoded independently
+        t20 = [float(f.time) for f in c.decode(video=0)][20]
+    assert t20 == pytest.approx(1.2)  # not 20/25 = 0.8 s: the clip is VFR
+    code, _, err = run(capsys, "shots", vfr_clip, "--detector", "classic", "--edl", tmp_path / "v.edl",
+                       "--otio", tmp_path / "v.otio")
+    assert code == 0 and "variable frame rate" in err
+    edl = otio.adapters.read_from_file(str(tmp_path / "v.edl"), "cmx_3600", rate=25)
+    tl = otio.adapters.read_from_file(str(tmp_path / "v.otio"))
+    for t in (edl, tl):
+        starts = [c.source_range.start_time for c in t.tracks[0].find_clips()]
+        assert [round(s.to_seconds() * 25) for s in starts] == [0, round(t20 * 25)]
