@@ -111,7 +111,8 @@ def _transition_marks(transitions: Sequence[dict], x_of, y0: float, y1: float) -
 
 def timeline_svg(shots: Sequence[dict], transitions: Sequence[dict], frames: int, duration: float, *,
                  width: int = 1100, height: int = 46) -> str:
-    """Shots as alternating bars (width ∝ frames) with transitions drawn over them."""
+    """Shots as alternating bars (width ∝ frames, each a link to ``#shot<index>``) with
+    transitions drawn over them."""
     n = max(1, frames)
     pad = 8
     w = width - 2 * pad
@@ -120,10 +121,11 @@ def timeline_svg(shots: Sequence[dict], transitions: Sequence[dict], frames: int
     for s in shots:
         xa, xb = x_of(s["start_frame"]), x_of(s["end_frame"])
         fill = "#cfd8e3" if s["index"] % 2 == 0 else "#a9b8c9"
-        bars.append(f'<rect x="{xa:.1f}" y="4" width="{max(0.5, xb - xa):.1f}" height="22" fill="{fill}">'
-                    f'<title>shot {s["index"]}: frames {s["start_frame"]}-{s["end_frame"] - 1}</title></rect>')
-        if xb - xa > 18:
-            bars.append(f'<text x="{(xa + xb) / 2:.1f}" y="19" text-anchor="middle">{s["index"]}</text>')
+        label = (f'<text x="{(xa + xb) / 2:.1f}" y="19" text-anchor="middle">{s["index"]}</text>'
+                 if xb - xa > 18 else "")
+        bars.append(f'<a href="#shot{s["index"]}"><rect x="{xa:.1f}" y="4" width="{max(0.5, xb - xa):.1f}" '
+                    f'height="22" fill="{fill}"><title>shot {s["index"]}: frames {s["start_frame"]}-'
+                    f'{s["end_frame"] - 1}</title></rect>{label}</a>')
     body = "".join(bars) + _transition_marks(transitions, x_of, 2, 28) + _time_axis(pad, w, 28, duration)
     return f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">{body}</svg>'
 

@@ -52,6 +52,7 @@ def test_analysis_report_is_self_contained_and_complete():
     assert not re.search(r'(src|href)="https?:', text)  # nothing fetched from the network
     assert sum(t == "svg" for t, _ in tags) == 2       # timeline + score plot
     assert len(re.findall(r'<div class="shot" id="shot\d+">', text)) == 3
+    assert text.count('<a href="#shot') == 3  # timeline bars link to the shot cards
     assert "espresso &lt;cup&gt;" in text and "80%" in text  # labels escaped
     assert "1 cut, 1 dissolve" in text
 
