@@ -206,9 +206,10 @@ def test_masked_compare_weights_the_changed_region(photo):
     assert res["ssim"] == pytest.approx(float(smap[crop].mean()), abs=1e-3)
     assert res["ssim_masked"] < res["ssim"]
     assert res["mask_coverage"] == pytest.approx(w.mean())
-    static = masked_compare(photo, photo, mask="motion")
+    small, small_b = photo[::2, ::2], b[::2, ::2]
+    static = masked_compare(small, small, mask="motion")
     assert static["ssim_masked"] is None and static["ssim"] == pytest.approx(1.0)  # nothing moves: reported, not NaN
-    grad = masked_compare(photo, b, mask="gradient")
+    grad = masked_compare(small, small_b, mask="gradient")
     assert grad["mask"] == "gradient" and -1 <= grad["ssim_masked"] <= 1
 
 
