@@ -201,8 +201,9 @@ class KeyframePicker:
     """Streaming keyframe choice: feed frames in order with :meth:`update`; call
     :meth:`close_shot` when a shot ends (as soon as the detector knows it).
 
-    Candidates are buffered per open shot (``Frame`` objects: pixels are converted only for
-    the kept ones), so memory is bounded by ``options.candidates`` frames.
+    Candidates are buffered per open shot, at most ``2 × options.candidates`` frames. Without
+    ``out_dir`` only their analysis-size images are kept; with it the decoded frames are kept
+    too (the keyframes are saved at full size), pixels being converted only for the chosen ones.
     """
 
     def __init__(self, encoder: "str | Encoder | None" = None, options: KeyframeOptions | None = None, *,
@@ -224,12 +225,16 @@ class KeyframePicker:
         self._excluded.append((int(start_frame), int(end_frame)))
 
     def update(self, frame: "Frame") -> None:
-        """Offer the next decoded frame (in index order)."""
+        """Offer the next decoded frame (in index order). Without ``out_dir`` the frame's
+        decoder buffer is released here, so call this after the frame's other consumers."""
         if self._start is None:
             self._start = frame.index
         off = frame.index - self._start
         if off % self._step:
             return
+        if self.out_dir is None:  # keep only the small image: bounded memory even on 4K video
+            frame.analysis_image  # noqa: B018 - converts and caches it
+            frame.release()
         self._buf.append(frame)
         if len(self._buf) > 2 * self.options.candidates:
             self._step *= 2
