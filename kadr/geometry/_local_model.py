@@ -1,5 +1,6 @@
 """Loading a model from a local folder (``model.pt2`` saved by ``torch.export.save``,
-TorchScript ``model.pt``, or ``model.onnx``, plus an optional ``config.json``): the slot behind learned flow and SAM-class segmenters.
+TorchScript ``model.pt``, or ``model.onnx``, plus an optional ``config.json``): the slot
+behind learned flow and SAM-class segmenters.
 Nothing is ever downloaded."""
 
 from __future__ import annotations

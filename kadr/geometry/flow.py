@@ -98,8 +98,8 @@ FLOW_METHODS.register("farneback", farneback_flow)
 class LearnedFlow:
     """A learned flow model (RAFT-, PWC-class...) from a local folder; no download ever.
 
-    The folder holds ``model.pt2`` (``torch.export.save``), ``model.pt`` (TorchScript) or ``model.onnx`` and optionally
-    ``config.json`` with ``{"input_size": [H, W]}`` (frames are resized to it and the
+    The folder holds ``model.pt2`` (``torch.export.save``), ``model.pt`` (TorchScript) or
+    ``model.onnx`` and optionally ``config.json`` with ``{"input_size": [H, W]}`` (frames are resized to it and the
     flow is scaled back). The model takes two tensors (1, 3, H, W) float32 RGB in [0, 1]
     and returns the flow (1, 2, H, W) in pixels of its input (channel 0 = dx); a model
     returning a list or tuple (iterative refinements) has its last element used.

@@ -9,8 +9,9 @@ Rother, Kolmogorov & Blake, SIGGRAPH 2004; histogram intersection — Swain & Ba
 IJCV 1991; assignment — Kuhn's Hungarian method (scipy ``linear_sum_assignment``).
 
 **SAM-class models** (``method=<folder>``): the folder holds ``model.pt2`` (``torch.export.save``),
-``model.pt`` (TorchScript) or ``model.onnx`` and optionally ``config.json`` ``{"input_size": [H, W]}``. The model
-takes one tensor (1, 3, H, W) float32 RGB in [0, 1] and returns either mask logits
+``model.pt`` (TorchScript) or ``model.onnx`` and optionally ``config.json``
+``{"input_size": [H, W]}``. The model takes one tensor (1, 3, H, W) float32 RGB in [0, 1]
+and returns either mask logits
 (1, K, H, W) — each pixel gets the label of its largest logit — or a label map (1, H, W).
 Export an automatic-mask-generator pipeline to that interface to plug it in.
 """
