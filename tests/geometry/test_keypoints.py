@@ -100,11 +100,16 @@ def test_different_sizes_are_allowed():
     assert corner_error(r.H, H, a.shape) < 0.5
 
 
-def test_detector_resolution_and_bad_names():
+def test_detector_resolution_and_bad_names(monkeypatch):
+    import kadr.geometry.keypoints as kp
+
     assert resolve_detector("auto") == ("akaze" if "akaze" in available_detectors() else "sift")
-    if "akaze" not in available_detectors():
-        with pytest.raises(BackendUnavailableError, match="opencv-contrib-python-headless"):
-            resolve_detector("akaze")
+    # a plain opencv-python-headless 5 build has no AKAZE: auto falls back to SIFT, akaze says what to install
+    monkeypatch.setattr(kp, "_akaze_factory", lambda: None)
+    assert "akaze" not in available_detectors() and resolve_detector("auto") == "sift"
+    with pytest.raises(BackendUnavailableError, match="opencv-contrib-python-headless"):
+        resolve_detector("akaze")
+    monkeypatch.undo()
     with pytest.raises(InputError):
         resolve_detector("surf")
     with pytest.raises(InputError):
