@@ -121,39 +121,27 @@ def hsv(image: np.ndarray, name: str = "image") -> np.ndarray:
     return out
 
 
-def centred_derivatives(channel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``[-1, 0, 1]`` derivatives along x and y of a 2-D array; 0 on the border rows/cols."""
-    gx = np.zeros_like(channel)
-    gy = np.zeros_like(channel)
-    gx[:, 1:-1] = channel[:, 2:] - channel[:, :-2]
-    gy[1:-1, :] = channel[2:, :] - channel[:-2, :]
-    return gx, gy
-
-
 def hog_gradients(image: np.ndarray, *, hue_weight: bool = True) -> Gradients:
     """Gradients of the H, S, V channels as HOG computes them (see module docstring)."""
-    c = hsv(image)
-    gx, gy = np.empty_like(c), np.empty_like(c)
-    for k in range(3):
-        gx[..., k], gy[..., k] = centred_derivatives(c[..., k])
-    # hue is an angle: wrap its differences to [-0.5, 0.5) turn
-    gx[..., 0] = (gx[..., 0] + 0.5) % 1.0 - 0.5
-    gy[..., 0] = (gy[..., 0] + 0.5) % 1.0 - 0.5
+    c = np.ascontiguousarray(hsv(image).transpose(2, 0, 1))  # (3, H, W): contiguous planes are fast
+    gx, gy = np.zeros_like(c), np.zeros_like(c)
+    np.subtract(c[:, :, 2:], c[:, :, :-2], out=gx[:, :, 1:-1])  # [-1, 0, 1] along x, 0 on the border
+    np.subtract(c[:, 2:, :], c[:, :-2, :], out=gy[:, 1:-1, :])  # and along y
+    # hue is an angle: differences (in turns, |d| < 1) wrap to [-0.5, 0.5]
+    gx[0] -= np.rint(gx[0])
+    gy[0] -= np.rint(gy[0])
     if hue_weight:
-        s = c[..., 1]
-        wx, wy = np.zeros_like(s), np.zeros_like(s)
-        wx[:, 1:-1] = np.minimum(s[:, 2:], s[:, :-2])
-        wy[1:-1, :] = np.minimum(s[2:, :], s[:-2, :])
-        gx[..., 0] *= wx
-        gy[..., 0] *= wy
-    mags = np.hypot(gx, gy)
-    best = mags.argmax(axis=2)
-    take = best[..., None]
-    gxb = np.take_along_axis(gx, take, 2)[..., 0]
-    gyb = np.take_along_axis(gy, take, 2)[..., 0]
-    angle = np.rad2deg(np.arctan2(gyb, gxb)) % 180.0
-    mag = np.take_along_axis(mags, take, 2)[..., 0]
-    return Gradients(mag.astype(np.float32), angle.astype(np.float32), best.astype(np.uint8), mags.astype(np.float32))
+        sat = c[1]
+        gx[0, :, 1:-1] *= np.minimum(sat[:, 2:], sat[:, :-2])
+        gy[0, 1:-1, :] *= np.minimum(sat[2:, :], sat[:-2, :])
+    mags = np.sqrt(gx * gx + gy * gy)
+    best = mags.argmax(axis=0)[None]
+    mag = np.take_along_axis(mags, best, 0)[0]
+    angle = np.rad2deg(np.arctan2(np.take_along_axis(gy, best, 0)[0], np.take_along_axis(gx, best, 0)[0]))
+    angle[angle < 0] += 180.0  # unsigned orientation in [0, 180)
+    angle[angle >= 180.0] -= 180.0
+    return Gradients(mag, angle.astype(np.float32), best[0].astype(np.uint8),
+                     np.ascontiguousarray(mags.transpose(1, 2, 0)))
 
 
 def gradient_mask(image: np.ndarray, *, normalize: str = "p99", hue_weight: bool = True) -> np.ndarray:
