@@ -69,29 +69,12 @@ def opencv_small(path: str, w: int, h: int) -> int:
     return n
 
 
-def kadr_full(path: str) -> int:
+def kadr_loop(path: str, attr: str, **reader_kw) -> int:
+    """Iterate a VideoReader touching ``frame.<attr>`` (image or analysis_image)."""
     n = 0
-    with VideoReader(path) as r:
+    with VideoReader(path, **reader_kw) as r:
         for f in r:
-            f.image
-            n += 1
-    return n
-
-
-def kadr_analysis(path: str) -> int:
-    n = 0
-    with VideoReader(path, analysis_size=ANALYSIS) as r:
-        for f in r:
-            f.analysis_image
-            n += 1
-    return n
-
-
-def kadr_analysis_fast(path: str) -> int:
-    n = 0
-    with VideoReader(path, analysis_size=ANALYSIS, fast=True) as r:
-        for f in r:
-            f.analysis_image
+            getattr(f, attr)
             n += 1
     return n
 
@@ -113,11 +96,11 @@ def main() -> None:
         ("PyAV plain loop, threaded (rgb24)", "full", lambda: pyav_plain(path, True)),
         ("PyAV plain loop, single thread (rgb24)", "full", lambda: pyav_plain(path, False)),
         ("cv2.VideoCapture (bgr24)", "full", lambda: opencv(path)),
-        ("**kadr VideoReader** `.image`", "full", lambda: kadr_full(path)),
+        ("**kadr VideoReader** `.image`", "full", lambda: kadr_loop(path, "image")),
         (f"PyAV threaded + swscale to {w}x{h}", "analysis", lambda: pyav_plain_small(path, w, h)),
         (f"cv2.VideoCapture + cv2.resize to {w}x{h}", "analysis", lambda: opencv_small(path, w, h)),
-        (f"**kadr VideoReader** `.analysis_image` ({w}x{h})", "analysis", lambda: kadr_analysis(path)),
-        (f"**kadr VideoReader** `.analysis_image`, `fast=True` ({w}x{h})", "analysis", lambda: kadr_analysis_fast(path)),
+        (f"**kadr VideoReader** `.analysis_image` ({w}x{h})", "analysis", lambda: kadr_loop(path, "analysis_image", analysis_size=ANALYSIS)),
+        (f"**kadr VideoReader** `.analysis_image`, `fast=True` ({w}x{h})", "analysis", lambda: kadr_loop(path, "analysis_image", analysis_size=ANALYSIS, fast=True)),
         ("**kadr VideoReader**, decode only (no pixel conversion)", "none", lambda: kadr_decode_only(path)),
     ]
     results = []
