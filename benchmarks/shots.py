@@ -119,8 +119,23 @@ def false_on_negatives(scores: ShotScores, negatives) -> int:
     return sum(any(s - 2 <= b.end and b.start <= e + 2 for _, s, e in negatives) for b in scores.false_positives)
 
 
+def speed_duel(path: Path, repeats: int = 3) -> list[list[object]]:
+    """classic vs PySceneDetect-content on one clip, alternating, best of ``repeats``."""
+    best = {"kadr classic (auto)": float("inf"), "PySceneDetect content": float("inf")}
+    fns = {"kadr classic (auto)": run_kadr("classic"), "PySceneDetect content": run_psd("content")}
+    n = 0
+    for _ in range(repeats):
+        for m, fn in fns.items():
+            _, n, dt = fn(path)
+            best[m] = min(best[m], dt)
+    ref = n / best["PySceneDetect content"]
+    return [[m, n, f"{n / t:.0f}", f"{n / t / ref:.2f}x"] for m, t in best.items()]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--speed-clip", default=str(SHARED_VIDEO / "testvideo.mp4"),
+                    help="clip of the best-of-3 speed duel classic vs PySceneDetect-content (default: testvideo.mp4, 720p)")
     ap.add_argument("--transnet-clips", type=int, default=5,
                     help="run the two TransNetV2 pipelines on the first N clips only (they are slow)")
     args = ap.parse_args()
@@ -171,6 +186,7 @@ def main() -> None:
             tot = tot + s
         return tot
 
+    duel = speed_duel(Path(args.speed_clip)) if Path(args.speed_clip).exists() else []
     psd_fps = rows["PySceneDetect content"]["frames"] / rows["PySceneDetect content"]["sec"]
     table = []
     for m, r in rows.items():
@@ -194,6 +210,8 @@ def main() -> None:
         "including decoding; `vs PSD` = speed / PySceneDetect-content speed.", "",
         markdown_table(["method", "clips", "F1 @0", "F1 @±2", "cut F1 @0", "gradual F1 @0", "P @0", "R @0", "neg FP",
                         "frames/s", "vs PSD"], table),
+        "", f"## Speed of the default detector: best of 3, alternating, on `{Path(args.speed_clip).name}`", "",
+        markdown_table(["method", "frames", "frames/s", "vs PSD content"], duel),
         "", "## F1 at 0 tolerance per clip", "",
         markdown_table(["clip", *methods], per_clip),
         "", "## kadr transnetv2 vs the reference wrapper", "",

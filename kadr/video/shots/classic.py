@@ -54,6 +54,7 @@ class ClassicOptions:
     gradual_min: float = opt(0.5, "smallest RMS change per frame inside a gradual transition (grey levels)")
     coherence: float = opt(0.6, "cosine between consecutive frame differences inside a gradual transition")
     rise: float = opt(1.5, "change at the start of a gradual transition / median change of the frames before it")
+    kink: float = opt(1.7, "or: turn of the change (|D_t - D_t-1|) at its start / median turn before it (motion)")
     straightness: float = opt(0.75, "|total change| / sum of per-frame changes a gradual transition needs")
     gradual_total: float = opt(10.0, "smallest total RMS change (grey levels) of a gradual transition")
     min_gradual: int = opt(3, "shortest gradual transition in frames (first changed .. first settled)")
@@ -73,6 +74,10 @@ def small_image(frame: Frame, size: int = WORK_SIZE) -> np.ndarray:
         s = size / max(h, w)
         img = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
     return img
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x * x)))
 
 
 def is_solid(img: np.ndarray, max_std: float = 12.0, luma: np.ndarray | None = None) -> bool:
@@ -120,6 +125,12 @@ class ClassicDetector(ShotDetector):
         self._hd: list[float] = []  # colour-histogram distance to the previous frame
         self._hist: np.ndarray | None = None
         self._prev_d: np.ndarray | None = None
+        self._ds: deque[tuple[int, np.ndarray]] = deque(maxlen=6)  # recent (index, D_t)
+        self._e: list[float] = [0.0]  # |D_t - D_{t-1}| per frame
+        self._run_motion: np.ndarray | float = 0.0
+        self._run_kink: np.ndarray | None = None
+        self._run_ebase = 1.0
+        self._run_turned = False
         self._solid: list[bool] = []
         self._lum: list[float] = []
         self._run: list[int] | None = None  # [start index a-1, last index]
@@ -154,8 +165,10 @@ class ClassicDetector(ShotDetector):
         self._solid.append(solid)
         self._lum.append(lum)
         out: list[Transition] = []
-        out += self._track_gradual(t, m, c, v, prev)
+        out += self._track_gradual(t, m, c, d, v, prev)
         self._prev_d = d
+        if d is not None:
+            self._ds.append((t, d))
         self._recent.append((t, v))
         self._set_score(t, 1.0 - np.exp(-m / o.cut_min))
         out += self._decide_cut(t - o.lookahead)
@@ -193,36 +206,57 @@ class ClassicDetector(ShotDetector):
         return [self.transition("cut", u, u, min(1.0, mu / (4 * o.cut_min)))]
 
     # ---- gradual transitions ------------------------------------------------------
-    def _track_gradual(self, t: int, m: float, c: float, v: np.ndarray, prev) -> list[Transition]:
+    def _track_gradual(self, t: int, m: float, c: float, d: np.ndarray | None, v: np.ndarray, prev) -> list[Transition]:
         o = self.options
+        pd = self._prev_d
+        kink = float(np.sqrt(np.mean((d - pd) ** 2))) if d is not None and pd is not None and d.shape == pd.shape else 0.0
+        self._e.append(kink)  # |D_t - D_{t-1}|: the change of the change
         active = m >= o.gradual_min and c >= o.coherence and m < o.cut_min * 2
         if active and self._run is None:
-            # a transition adds its change on top of the shot's own motion: require a rise
+            # a transition adds its change on top of the shot's own motion: it shows as a rise
+            # of the change, or as a kink (the change turns abruptly, then stays steady)
             hist = self._m[max(1, t - 12):t - 1]  # the frames before the first changed one
-            base = min(float(np.median(hist)), float(np.median(hist[-4:]))) if len(hist) >= 3 else float("inf")
-            active = self._m[t - 1] >= o.rise * base and m >= o.rise * base
-        if active:
-            if self._run is None:
+            if len(hist) < 3 or len(self._ds) < 3:
+                return []
+            base = min(float(np.median(hist)), float(np.median(hist[-4:])))
+            ebase = float(np.median(self._e[max(2, t - 13):t - 1]))
+            rose = self._m[t - 1] >= o.rise * base and m >= o.rise * base
+            turned = (self._e[t - 1] >= o.kink * ebase and self._m[t - 1] >= 1.2 * base
+                      and max(self._m[t - 2], self._m[t - 1]) < o.cut_min)  # not the wake of a cut
+            active = rose or turned
+            if active:
                 s = t - 1  # the first changed frame is the one before the first coherent pair
                 ref = self._before(s)
                 if ref is None:
                     return []
+                # the camera's own change per frame just before, removed from the run's changes
+                motion = np.mean([x for i, x in self._ds if i < s][-4:], axis=0) if turned and not rose else 0.0
+                first = self._ds[-1][1] if self._ds and self._ds[-1][0] == s else None
+                if first is None:
+                    return []
                 self._run = [s, t]
-                self._run_ref = ref
-                self._run_path = self._m[s] + m
-            else:
+                self._run_ref, self._run_motion, self._run_ebase = ref, motion, max(ebase, 1e-6)
+                self._run_turned = turned and not rose
+                self._run_kink = first - self._ds[-2][1] if len(self._ds) >= 2 else first
+                self._run_path = _rms(first - motion) + _rms(d - motion)
+                return []
+        elif active:
+            # an abrupt turn against the run's first one ends it (motion goes on after a dissolve)
+            ended = (self._run_turned and kink >= o.kink * self._run_ebase
+                     and float(np.vdot(d - pd, self._run_kink)) < 0)
+            if not ended:
                 self._run[1] = t
-                self._run_path += m
-            return []
+                self._run_path += _rms(d - self._run_motion)
+                return []
         if self._run is None:
             return []
         s, e = self._run
-        ref, path = self._run_ref, self._run_path
+        ref, path, motion = self._run_ref, self._run_path, self._run_motion
         self._run = self._run_ref = None
         ve = prev[1] if prev is not None and prev[0] == e else None
         if ve is None or e - s + 1 < o.min_gradual:
             return []
-        total = float(np.sqrt(np.mean((ve - ref) ** 2)))
+        total = _rms(ve - ref - (e - s + 1) * motion)
         if total < o.gradual_total or total < o.straightness * path:
             return []
         return self._gradual(s, e, total / max(path, 1e-6))
@@ -291,7 +325,7 @@ class ClassicDetector(ShotDetector):
             out += self._decide_cut(u)
         if self._run is not None and self._recent:
             self._m.append(0.0)
-            out += self._track_gradual(last + 1, 0.0, 0.0, self._recent[-1][1], self._recent[-1])
+            out += self._track_gradual(last + 1, 0.0, 0.0, None, self._recent[-1][1], self._recent[-1])
         pend = self._pending_fade_out
         self._pending_fade_out = None
         if pend is not None:

@@ -338,7 +338,7 @@ class TransNetV2Detector(ShotDetector):
         s, a = self._single, self._many
         n = len(s)
         out: list[Transition] = []
-        i = self._done
+        i = floor = self._done
         while i < n:
             if s[i] <= thr:
                 i += 1
@@ -356,18 +356,18 @@ class TransNetV2Detector(ShotDetector):
                 hi += 1
             if hi + 1 >= n and not final and a[hi] > thr:
                 break
-            lo, hi = min(lo, i), max(hi, j)
+            lo, hi = max(min(lo, i), floor), max(hi, j)  # never reach into the previous transition
             score = float(s[p])
             if hi == lo:
                 out.append(self.transition("cut", p + 1, p + 1, score))
             else:
-                out.append(self.transition(self._kind(lo, hi + 1), lo, hi + 1, score))
-            i = hi + 1
+                end = min(hi + 1, self._n - 1)
+                out.append(self.transition(self._kind(lo, end), lo, end, score))
+            i = floor = hi + 1
         self._done = i
         return [t for t in out if t.start_frame < self._n]
 
     def _kind(self, s: int, e: int) -> str:
-        e = min(e, self._n - 1)
         a = self._solid[s - 1] if s >= 1 else False
         b = self._solid[e]
         if a and not b:
