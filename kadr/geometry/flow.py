@@ -139,8 +139,8 @@ def get_flow_method(method: str | FlowFn, *, preset: str = "fast") -> FlowFn:
         return method
     if method == "dis":
         return lambda a, b: dis_flow(a, b, preset=preset)
-    if method not in FLOW_METHODS and Path(str(method)).expanduser().is_dir():
-        return LearnedFlow(Path(str(method)).expanduser())
+    if method not in FLOW_METHODS and (Path(str(method)).expanduser().is_dir() or "/" in str(method)):
+        return LearnedFlow(Path(str(method)).expanduser())  # a missing folder gets ModelLoadError
     return FLOW_METHODS.get(method)
 
 

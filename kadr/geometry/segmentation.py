@@ -123,8 +123,8 @@ class ModelSegmenter:
 
 def segment(image: np.ndarray, method: str = "felzenszwalb", **params: Any) -> np.ndarray:
     """Label map (H, W) int32 of ``image`` by a registered method or a model folder."""
-    if method not in SEGMENTERS and Path(str(method)).expanduser().is_dir():
-        return ModelSegmenter(method)(image, **params)
+    if method not in SEGMENTERS and (Path(str(method)).expanduser().is_dir() or "/" in str(method)):
+        return ModelSegmenter(method)(image, **params)  # a missing folder gets ModelLoadError
     return SEGMENTERS.get(method)(image, **params)
 
 

@@ -43,6 +43,8 @@ def test_flow_errors(photo):
         optical_flow(photo, photo, method="raft")
     with pytest.raises(ModelLoadError):
         LearnedFlow("/nonexistent/flow-model")
+    with pytest.raises(ModelLoadError, match="folder not found"):
+        optical_flow(photo, photo, method="/nonexistent/flow-model")
 
 
 def test_learned_flow_slot_torchscript(tmp_path, photo):

@@ -175,6 +175,8 @@ def test_bad_inputs(scene, tmp_path):
         segment(a, "sam")
     with pytest.raises(ModelLoadError):
         segment(a, str(tmp_path))  # an empty folder
+    with pytest.raises(ModelLoadError, match="folder not found"):
+        segment(a, "./no-such-model")
     with pytest.raises(ShapeError):
         compare_regions(a, a[:100])
     with pytest.raises(InputError):
