@@ -145,17 +145,21 @@ def main() -> None:
     a, b = make_pairs(n)
     rows, notes = [], []
 
-    def bench(name, kadr_fn, ref_name, ref_fn, m=n, repeats=args.repeats):
-        ka, kb = a[:m], b[:m]
-        kadr_fn(ka, kb), ref_fn(ka, kb)                                    # warm-up (allocator, caches)
-        tk = tr = math.inf
-        for _ in range(repeats):                                          # interleaved: same conditions
-            t, vk = best_of(lambda: kadr_fn(ka, kb), 1)
-            tk = min(tk, t)
-            t, vr = best_of(lambda: ref_fn(ka, kb), 1)
-            tr = min(tr, t)
+    def interleaved(fns, x, y, repeats=args.repeats):
+        """Best time and last value of each fn(x, y), run in turns after one warm-up each."""
+        for fn in fns:
+            fn(x, y)                                                       # warm-up (allocator, caches)
+        best, vals = [math.inf] * len(fns), [None] * len(fns)
+        for _ in range(repeats):                                          # in turns: same conditions
+            for i, fn in enumerate(fns):
+                t, vals[i] = best_of(lambda: fn(x, y), 1)
+                best[i] = min(best[i], t)
+        return best, vals
+
+    def bench(name, kadr_fn, ref_name, ref_fn):
+        (tk, tr), (vk, vr) = interleaved([kadr_fn, ref_fn], a, b)
         diff = float((torch.as_tensor(vk).double() - torch.as_tensor(vr).double()).abs().max())
-        rows.append((name, f"{m:,}", round(m / tk / 1e6, 3), ref_name, round(m / tr / 1e6, 3),
+        rows.append((name, f"{n:,}", round(n / tk / 1e6, 3), ref_name, round(n / tr / 1e6, 3),
                      f"{tr / tk:.2f}×", f"{diff:.1e}"))
         print(rows[-1], file=sys.stderr)
 
@@ -192,6 +196,29 @@ def main() -> None:
                      f"{(tr / r) / (tk / m):.0f}×", f"{diff:.1e}"))
         print(rows[-1], file=sys.stderr)
 
+    # training use: forward + backward (gradient w.r.t. the first boxes) on the same pairs
+    grad_rows = []
+
+    def with_grad(fn):
+        def run(x, y):
+            x = x.detach().requires_grad_(True)
+            fn(x, y).sum().backward()
+            return x.grad
+        return run
+
+    def bench_grad(name, kadr_fn, ref_fn):
+        fns = [with_grad(kadr_fn)] + ([with_grad(ref_fn)] if ref_fn is not None else [])
+        t, _ = interleaved(fns, a, b)
+        ref = ("—", "—") if ref_fn is None else (round(n / t[1] / 1e6, 3), f"{t[1] / t[0]:.2f}×")
+        grad_rows.append((name, f"{n:,}", round(n / t[0] / 1e6, 3), *ref))
+        print(grad_rows[-1], file=sys.stderr)
+
+    bench_grad("ProbIoU", B.probiou, ref_probiou)
+    bench_grad("GWD loss", B.gwd_loss, ref_gwd_loss)
+    bench_grad("KLD loss", B.kld_loss, ref_kld_loss)
+    bench_grad("KFIoU", B.kfiou, ref_kfiou)
+    bench_grad("exact polygon IoU", B.polygon_iou, None)
+
     # quality: how the Gaussian metrics and PIoU track the exact IoU on the same pairs
     q = 100_000
     qa, qb = a[:q].double(), b[:q].double()
@@ -207,8 +234,8 @@ def main() -> None:
         qual.append((name, f"{v.shape[0]:,}", f"{pear:.4f}", f"{spear:.4f}", f"{float((v - e).abs().mean()):.4f}"))
 
     text = (
-        f"# Oriented-box ops\n\n{machine_line()}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-        f"float32, no autograd (one thread by default: on the shared machine two threads were slower for every recipe). {n:,} random pairs in a 1024² frame (sides 8–128 px, the second box a "
+        f"# Oriented-box ops\n\n{machine_line()}, torch {torch.__version__} (torch threads: {torch.get_num_threads()}), "
+        f"float32, first table without autograd (one thread by default: on the shared machine two threads were slower for every recipe). {n:,} random pairs in a 1024² frame (sides 8–128 px, the second box a "
         f"jittered copy of the first). Best of {args.repeats}. Throughput in million pairs/s; ratio = "
         f"kadr ÷ reference (per pair where the reference ran on a subset); max abs diff = largest difference "
         f"between kadr's and the reference's values on the same pairs.\n\n"
@@ -217,6 +244,9 @@ def main() -> None:
         "(ultralytics and mmrotate cannot be installed next to kadr: torchvision / mmcv). "
         "kadr writes the 2x2 algebra in closed form (no bmm, det, inverse), validates the boxes "
         "(finite, w, h > 0) on every call, and computes the exact IoU in cache-sized chunks of 8192 pairs.\n\n"
+        "## Forward + backward (autograd, gradient w.r.t. the first boxes)\n\n"
+        + markdown_table(["op", "pairs", "kadr Mpairs/s", "reference Mpairs/s", "ratio"], grad_rows)
+        + "\n\nOpenCV's exact IoU has no gradient, so that row has no reference.\n\n"
         "## How the soft metrics follow the exact IoU (float64, same pairs)\n\n"
         + markdown_table(["metric", "pairs", "Pearson r vs exact IoU", "Spearman ρ", "mean abs(metric − IoU)"], qual)
         + "\n\nReproduce: `.venv/bin/python benchmarks/boxes.py [--pairs N]`.\n"
