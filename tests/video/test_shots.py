@@ -90,9 +90,15 @@ def test_one_frame_and_missing_file(tmp_path):
         detect_shots(tmp_path / "missing.mp4")
 
 
-def test_zero_frames_gives_zero_shots():
+def test_zero_frames_gives_zero_shots(demo_clip):
+    from kadr.io import Sampling
+
     clock = shots_mod.FrameClock(25.0)
     assert shots_mod.shots_from_transitions([], 0, clock) == []
+    # an open reader that delivers no frame (starts after the end of the clip)
+    with VideoReader(demo_clip[0], analysis_size=64, sampling=Sampling(start=1000.0)) as r:
+        res = detect_shots(r)
+    assert (res.frames, res.transitions, res.shots) == (0, [], [])
 
 
 def test_non_video_file_is_refused(tmp_path):
@@ -170,3 +176,14 @@ def test_corrupt_packets_mid_stream_are_skipped_and_counted(demo_clip, tmp_path)
         res = detect_shots(p)
     assert res.frames > demo_clip[1].frames // 2 and res.shots and res.decode is not None
     assert res.shots[-1].end_frame == res.frames
+
+
+def test_gradual_kind_rules():
+    from kadr.video.shots.classic import gradual_kind
+
+    solid = [True, False, False, True, True]
+    lum = [0.0, 90.0, 80.0, 0.0, 255.0]
+    assert gradual_kind(solid, lum, 1, 2) == "fade_in"      # frame 0 (before start) is black
+    assert gradual_kind(solid, lum, 2, 3) == "fade_out"     # ends on black frame 3
+    assert gradual_kind(solid, lum, 2, 2) == "dissolve"
+    assert gradual_kind(solid, lum, 4, 4) == "fade_in"      # black (3) to white (4): brighter end

@@ -18,8 +18,12 @@ they left, and both are rejected:
   median of the last frames)`` (isolation — rejects whip pans and fast zooms), and no
   frame among the next ``lookahead`` comes back near ``v_{u-1}`` (rejects flashes);
 * **gradual** over [s, e]: a run of coherent changes (``c_t >= coherence``, ``m_t >=
-  gradual_min``) of at least ``min_gradual`` frames, straightness >= ``straightness``
-  and total change ``|v_e - v_{s-1}| >= gradual_total``; typed ``fade_out`` when it ends
+  gradual_min``) of at least ``min_gradual`` frames that starts with a *rise* (``m`` >=
+  ``rise`` x the median change before it) or, in moving footage, a *kink* (the change
+  turns abruptly: ``|D_s - D_{s-1}| >= kink`` x its median before, while ``m`` grows);
+  after a kink the camera's own change (the mean ``D`` just before) is removed from the
+  run's changes and an opposite kink ends it. The run needs straightness >=
+  ``straightness`` and a total change ``|v_e - v_{s-1}| >= gradual_total``; typed ``fade_out`` when it ends
   on a solid (black/white) frame, ``fade_in`` when it starts on one, else ``dissolve``.
   A fade-out and fade-in around a solid hold shorter than ``min_hold`` seconds is one
   dip to black (reported as one ``dissolve``); a fade-in out of the solid frames that
@@ -85,6 +89,16 @@ def is_solid(img: np.ndarray, max_std: float = 12.0, luma: np.ndarray | None = N
     y = luma if luma is not None else img[..., 0] * 0.299 + img[..., 1] * 0.587 + img[..., 2] * 0.114
     m = float(y.mean())
     return (m < 24 or m > 231) and float(y.std()) < max_std
+
+
+def gradual_kind(solid: list[bool], luma: list[float], s: int, e: int) -> str:
+    """``fade_in`` out of a solid frame (the one before ``s``), ``fade_out`` into one (``e``),
+    between two solid frames the darker end decides, else ``dissolve``."""
+    a = solid[s - 1] if s >= 1 else False
+    b = solid[e]
+    if a and b:
+        return "fade_out" if luma[e] < luma[s - 1] else "fade_in"
+    return "fade_in" if a else "fade_out" if b else "dissolve"
 
 
 def colour_histogram(img: np.ndarray, bits: int = 2) -> np.ndarray:
@@ -269,16 +283,7 @@ class ClassicDetector(ShotDetector):
 
     def _gradual(self, s: int, e: int, score: float) -> list[Transition]:
         o = self.options
-        start_solid = self._solid[s - 1] if s >= 1 else False
-        end_solid = self._solid[e]
-        if start_solid and not end_solid:
-            kind = "fade_in"
-        elif end_solid and not start_solid:
-            kind = "fade_out"
-        elif start_solid and end_solid:
-            kind = "fade_out" if self._lum[e] < self._lum[s - 1] else "fade_in"
-        else:
-            kind = "dissolve"
+        kind = gradual_kind(self._solid, self._lum, s, e)
         tr = self.transition(kind, s, e, score)
         out: list[Transition] = []
         pend = self._pending_fade_out

@@ -37,7 +37,7 @@ from kadr._options import opt
 from kadr.errors import ModelLoadError, missing_backend
 from kadr.io.video import Frame
 from kadr.video.shots.base import ShotDetector
-from kadr.video.shots.classic import is_solid
+from kadr.video.shots.classic import gradual_kind, is_solid
 from kadr.video.types import Transition
 
 WINDOW, STEP, PAD = 100, 50, 25
@@ -368,12 +368,4 @@ class TransNetV2Detector(ShotDetector):
         return [t for t in out if t.start_frame < self._n]
 
     def _kind(self, s: int, e: int) -> str:
-        a = self._solid[s - 1] if s >= 1 else False
-        b = self._solid[e]
-        if a and not b:
-            return "fade_in"
-        if b and not a:
-            return "fade_out"
-        if a and b:
-            return "fade_out" if self._lum[e] < self._lum[s - 1] else "fade_in"
-        return "dissolve"
+        return gradual_kind(self._solid, self._lum, s, e)
