@@ -254,14 +254,14 @@ COVARIANCE_CONVENTIONS = {
     # the inscribed ellipse is the 1-sigma contour: mmrotate (GWD, KLD, KFIoU; Yang et al.)
     "half_extent": 1.0 / 4.0,
 }
-_COV_ALIASES = {"ultralytics": "uniform", "w2/12": "uniform", "mmrotate": "half_extent", "(w/2)2": "half_extent"}
+_COV_ALIASES = {"ultralytics": "uniform", "mmrotate": "half_extent"}
 
 
 def _cov_factor(cov: str) -> float:
     key = _COV_ALIASES.get(cov, cov)
     if key not in COVARIANCE_CONVENTIONS:
-        raise InputError(f"cov must be 'uniform' (w^2/12, ultralytics) or 'half_extent' ((w/2)^2, mmrotate); "
-                         f"got {cov!r}")
+        raise InputError(f"cov must be 'uniform' (w^2/12, alias 'ultralytics') or 'half_extent' ((w/2)^2, "
+                         f"alias 'mmrotate'); got {cov!r}")
     return COVARIANCE_CONVENTIONS[key]
 
 
