@@ -97,7 +97,6 @@ class TransformersEncoder(ModelEncoder):
         self.supports_text = self.supports_classify = KINDS[kind][1]
         self.prompt = prompt
         transformers = require("transformers")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
             self.model = transformers.AutoModel.from_pretrained(str(self.path), local_files_only=True).eval()
         except Exception as exc:  # transformers raises OSError/ValueError/KeyError… for broken folders

@@ -70,15 +70,21 @@ class TorchRunner:
     def __init__(self, module: Any, threads: int = 0):
         import torch
 
-        if threads:
-            torch.set_num_threads(int(threads))
         self._torch = torch
+        self._threads = int(threads)
         self._module = module.eval().to(memory_format=torch.channels_last)
 
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
         torch = self._torch
-        with torch.inference_mode():
-            out = self._module(torch.from_numpy(np.ascontiguousarray(batch)))
+        before = torch.get_num_threads()
+        if self._threads and self._threads != before:  # per call: other torch users keep their setting
+            torch.set_num_threads(self._threads)
+        try:
+            with torch.inference_mode():
+                out = self._module(torch.from_numpy(np.ascontiguousarray(batch)))
+        finally:
+            if torch.get_num_threads() != before:
+                torch.set_num_threads(before)
         if isinstance(out, torch.Tensor):
             out = (out,)
         return [o.float().numpy() for o in out]
@@ -97,6 +103,9 @@ class OnnxRunner:
         so = ort.SessionOptions()
         so.intra_op_num_threads = int(threads) if threads else _default_threads()
         so.inter_op_num_threads = 1
+        # no busy-waiting between ops: the CPU is shared with decoder threads (and other processes);
+        # spinning threads halved the batch-1 speed on a loaded 2-core machine (benchmarks/encoders.py)
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         so.log_severity_level = 3
         try:
             self._session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
