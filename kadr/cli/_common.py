@@ -87,3 +87,18 @@ def open_encoder(args: argparse.Namespace, name: str | None = None):
 
         raise InputError(f"--backend and --threads apply to neural encoders only, not {name!r}")
     return features.get(name)
+
+
+#: help text of an argument that takes an image file or a video frame (see :func:`load_picture`).
+PICTURE_HELP = "image file or video frame (clip.mp4@#N = frame N, clip.mp4@12.5s = at 12.5 s)"
+
+
+def add_picture_pair(parser: argparse.ArgumentParser, b_help: str) -> None:
+    """Positional ``a`` and ``b`` arguments, each an image file or a video frame."""
+    parser.add_argument("a", help=PICTURE_HELP)
+    parser.add_argument("b", help=b_help)
+
+
+def load_picture_pair(args: argparse.Namespace):
+    """The RGB arrays of ``args.a`` and ``args.b`` (see :func:`load_picture`)."""
+    return load_picture(args.a), load_picture(args.b)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kadr._options import add_options, options_from_args
+from kadr.cli._common import add_picture_pair
 
 COMMAND = "align"
 HELP = "homography between two images or frames (ORB/AKAZE/SIFT keypoints, RANSAC/USAC), with an overlay"
@@ -23,19 +24,18 @@ example:
 def add_arguments(parser) -> None:
     from kadr.geometry.keypoints import AlignOptions
 
-    parser.add_argument("a", help="image file or video frame (clip.mp4@#N, clip.mp4@12.5s)")
-    parser.add_argument("b", help="image file or video frame to map A onto")
+    add_picture_pair(parser, "image file or video frame to map A onto")
     parser.add_argument("--overlay", metavar="PNG", help="write an overlay: A warped into B's frame (magenta) "
                         "over B (green); grey where they agree")
     add_options(parser, AlignOptions)
 
 
 def run(args):
-    from kadr.cli._common import load_picture
+    from kadr.cli._common import load_picture_pair
     from kadr.geometry.keypoints import AlignOptions, align, overlay
 
     options = options_from_args(AlignOptions, args)
-    a, b = load_picture(args.a), load_picture(args.b)
+    a, b = load_picture_pair(args)
     result = align(a, b, options).to_dict()
     result.update(result.pop("extra"))
     result.update({"a": args.a, "b": args.b})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kadr._options import add_options, options_from_args
+from kadr.cli._common import add_picture_pair
 
 COMMAND = "segments"
 HELP = "segment two images/frames, match their regions, list what appeared, vanished or changed"
@@ -23,19 +24,18 @@ example:
 def add_arguments(parser) -> None:
     from kadr.geometry.segmentation import SegmentOptions
 
-    parser.add_argument("a", help="image file or video frame (clip.mp4@#N, clip.mp4@12.5s)")
-    parser.add_argument("b", help="image file or video frame of the same size")
+    add_picture_pair(parser, "image file or video frame of the same size")
     parser.add_argument("--draw", metavar="PNG", help="write A | B side by side with region outlines: vanished "
                         "regions red in A, appeared green in B, changed yellow in both")
     add_options(parser, SegmentOptions)
 
 
 def run(args):
-    from kadr.cli._common import load_picture
+    from kadr.cli._common import load_picture_pair
     from kadr.geometry.segmentation import SegmentOptions, compare_regions
 
     options = options_from_args(SegmentOptions, args)
-    a, b = load_picture(args.a), load_picture(args.b)
+    a, b = load_picture_pair(args)
     diff, la, lb = compare_regions(a, b, options)
     out = {"a": args.a, "b": args.b, "method": options.method, **diff.to_dict()}
     if args.draw:
