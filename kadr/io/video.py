@@ -218,6 +218,18 @@ class VideoReader:
         tb = self.stream.time_base
         self.time_base = float(tb) if tb else None
         self._start_pts = self.stream.start_time
+        # Metadata is read once here: PyAV objects must not be touched after close().
+        rate = self.stream.average_rate or self.stream.guessed_rate or self.stream.base_rate
+        self._fps = float(rate) if rate else None
+        self._coded_size = (ctx.width, ctx.height)
+        self._header_frames = int(self.stream.frames) or None
+        if self.stream.duration and self.time_base:
+            self._duration = self.stream.duration * self.time_base
+        elif self._container.duration:
+            self._duration = self._container.duration / 1_000_000
+        else:
+            self._duration = None
+        self._closed = False
         self._rotation: int | None = None
         self.analysis_size_arg = analysis_size
         self._pts_table: list[int] | None = None
@@ -236,17 +248,16 @@ class VideoReader:
     @property
     def fps(self) -> float | None:
         """Average frame rate (frames / duration) from the container, else the codec rate."""
-        r = self.stream.average_rate or self.stream.guessed_rate or self.stream.base_rate
-        return float(r) if r else None
+        return self._fps
 
     @property
     def width(self) -> int:
-        w, h = self.stream.codec_context.width, self.stream.codec_context.height
+        w, h = self._coded_size
         return h if (self.rotation % 180) else w
 
     @property
     def height(self) -> int:
-        w, h = self.stream.codec_context.width, self.stream.codec_context.height
+        w, h = self._coded_size
         return w if (self.rotation % 180) else h
 
     @property
@@ -272,7 +283,7 @@ class VideoReader:
     @property
     def analysis_size(self) -> tuple[int, int] | None:
         """(w, h) of the unrotated coded picture at analysis scale, or None."""
-        cw, ch = self.stream.codec_context.width, self.stream.codec_context.height
+        cw, ch = self._coded_size
         if isinstance(self.analysis_size_arg, (tuple, list)) and self.rotation % 180:
             return _fit_size(cw, ch, (self.analysis_size_arg[1], self.analysis_size_arg[0]))
         return _fit_size(cw, ch, self.analysis_size_arg)
@@ -288,15 +299,11 @@ class VideoReader:
         """Frames announced by the container header (None if unknown / live)."""
         if self.is_live:
             return None
-        return int(self.stream.frames) or None
+        return self._header_frames
 
     @property
     def duration(self) -> float | None:
-        if self.stream.duration and self.time_base:
-            return self.stream.duration * self.time_base
-        if self._container.duration:
-            return self._container.duration / 1_000_000
-        return None
+        return self._duration
 
     # ---- pts table (exact frame index ↔ time, VFR-safe) -----------------------------
     def pts_table(self) -> list[int]:
@@ -422,6 +429,8 @@ class VideoReader:
                 yield f
 
     def _iter(self, sampling: Sampling) -> Iterator[Frame]:
+        if self._closed:
+            raise InputError(f"the reader of {self.name} is closed; open a new VideoReader")
         self.stats = DecodeStats(expected=None if sampling.keyframes_only or sampling.start or self._seek_target
                                  else self.frame_count)
         min_pts, index = self._start(sampling)
@@ -474,6 +483,7 @@ class VideoReader:
 
     # ---- lifecycle ----------------------------------------------------------------
     def close(self) -> None:
+        self._closed = True
         try:
             self._container.close()
         except Exception:  # closing twice or after a broken stream is harmless

@@ -262,3 +262,12 @@ def test_http_source(demo_clip, tmp_path):
         assert n == truth.frames
     finally:
         srv.shutdown()
+
+
+def test_metadata_after_close(counter_clip):
+    """Reading metadata of a closed reader must not touch freed PyAV objects (it segfaulted)."""
+    r = VideoReader(counter_clip)
+    r.close()
+    assert r.fps == 25 and r.frame_count == 60 and (r.width, r.height) == (96, 64)
+    with pytest.raises(InputError, match="closed"):
+        next(iter(r))
