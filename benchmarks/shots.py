@@ -196,7 +196,7 @@ def main() -> None:
                       f"{s0.all.precision:.3f}", f"{s0.all.recall:.3f}", r["fp_neg"], f"{fps:.0f}", f"{fps / psd_fps:.2f}x"])
     # same-clip speed comparisons (only the clips every method ran on)
     k = min(args.transnet_clips, len(data))
-    tn = {m: sum(x.all.predicted for x in rows[m]["s0"]) for m in slow}
+    tn = {m: sum(x.all.n_pred for x in rows[m]["s0"]) for m in slow}
     ours_t, ref_t = rows["kadr transnetv2"], rows["TransNetV2 wrapper"]
     tn_ratio = (ref_t["sec"] / ref_t["frames"]) / (ours_t["sec"] / ours_t["frames"])
     text = [

@@ -68,8 +68,46 @@ class ClassicOptions:
     shift: int = opt(2, "largest shift (px at 64 px width) tried by the motion-compensated cut test")
 
 
+_YUV420 = {"yuv420p": False, "yuvj420p": True}  # 8-bit 4:2:0 formats → full range?
+
+
+def _small_from_planes(avf, size: int) -> np.ndarray | None:
+    """Area-averaged RGB straight from a decoder frame's 8-bit 4:2:0 planes: each plane is
+    reduced with OpenCV's INTER_AREA, then converted with the BT.601 matrix. Much cheaper
+    than swscale's area filter (which converts and filters the whole picture)."""
+    import cv2
+
+    full = _YUV420.get(avf.format.name)
+    w, h = avf.width, avf.height
+    if full is None or size >= max(w, h):
+        return None
+    s = size / max(w, h)
+    tw, th = max(1, round(w * s)), max(1, round(h * s))
+    out = []
+    for i, (pw, ph) in enumerate(((w, h), ((w + 1) // 2, (h + 1) // 2), ((w + 1) // 2, (h + 1) // 2))):
+        pl = avf.planes[i]
+        arr = np.frombuffer(pl, np.uint8).reshape(-1, pl.line_size)[:ph, :pw]
+        out.append(cv2.resize(arr, (tw, th), interpolation=cv2.INTER_AREA).astype(np.float32))
+    y, u, v = out
+    u -= 128.0
+    v -= 128.0
+    if not full:  # limited ("TV") range → full range
+        y = (y - 16.0) * (255.0 / 219.0)
+        u *= 255.0 / 224.0
+        v *= 255.0 / 224.0
+    rgb = np.stack([y + 1.402 * v, y - 0.344136 * u - 0.714136 * v, y + 1.772 * u], axis=-1)
+    return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+
+
 def small_image(frame: Frame, size: int = WORK_SIZE) -> np.ndarray:
-    """``frame.analysis_image`` reduced to ``size`` px on the long side (area average), RGB uint8."""
+    """The frame reduced to ``size`` px on the long side (area average), RGB uint8: from the
+    decoder's YUV planes when possible (no rotation, 8-bit 4:2:0, not converted yet), else
+    from ``frame.analysis_image``."""
+    avf = getattr(frame, "_av", None)
+    if avf is not None and not frame.rotation and "analysis_image" not in frame.__dict__:
+        img = _small_from_planes(avf, size)
+        if img is not None:
+            return img
     img = frame.analysis_image
     h, w = img.shape[:2]
     if max(h, w) > size:
