@@ -4,11 +4,15 @@ Search strategy (measured in ``benchmarks/results/search.md``):
 
 * up to :attr:`StoreOptions.exact_max_rows` rows a table has no ANN index and every search
   is exact (a flat cosine scan inside LanceDB);
-* above it an **IVF-PQ** index is trained (``num_partitions ≈ √N``, ``num_sub_vectors =
+* above it an **IVF-PQ** index is trained (one partition per ~4096 rows, ``num_sub_vectors =
   D/8``, 8-bit codes, cosine) and searched with ``nprobes`` partitions and a
-  ``refine_factor`` re-rank of the PQ candidates on the full vectors;
-* with a ``where`` filter the rows are filtered *before* the vector search (prefilter); when
-  the filter keeps at most ``exact_max_rows`` rows the search is exact on them instead;
+  ``refine_factor`` re-rank of the PQ candidates on the full vectors (100k clustered 512-d
+  vectors: recall@10 1.00 with nprobes 32 / refine 10; refine 5 gives 0.90, refine 1 0.39:
+  the re-rank is what buys the recall, the probes matter less);
+* with a ``where`` filter the rows are filtered *before* the vector search (prefilter; a
+  bitmap index on ``kind`` keeps kind filters cheap); when the filter keeps at most
+  ``exact_max_rows`` rows the search is exact on them instead (recall 1.00 where the IVF-PQ
+  prefilter gave 0.94 on a 5 % filter, but slower in LanceDB 0.40: see the benchmark);
 * rows added after training are searched exactly until :meth:`Store.maintain` folds them into
   the index (``optimize``); when the table has grown ``retrain_growth``× since training the
   index is trained again (the partition centroids no longer fit the data: drift).
