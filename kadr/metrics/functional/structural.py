@@ -98,22 +98,52 @@ def _blur_cv2(plane: np.ndarray, win: np.ndarray, same: bool) -> np.ndarray:
 
 
 def _terms(mx, my, vx, vy, cxy, c1: float, c2: float, components: bool) -> dict:
-    """Wang et al. 2004, eq. 6/13 on local statistics (any broadcastable torch tensors)."""
+    """Wang et al. 2004, eq. 6/13 on local statistics (numpy arrays or torch tensors)."""
     lum = (2 * mx * my + c1) / (mx * mx + my * my + c1)
     cs = (2 * cxy + c2) / (vx + vy + c2)
     out = {"ssim": lum * cs, "cs": cs}
     if components:
-        sx, sy = vx.clamp(min=0).sqrt(), vy.clamp(min=0).sqrt()
+        sx, sy = ((vx + abs(vx)) / 2) ** 0.5, ((vy + abs(vy)) / 2) ** 0.5  # sqrt(max(v, 0))
         out["luminance"] = lum
         out["contrast"] = (2 * sx * sy + c2) / (vx + vy + c2)
         out["structure"] = (cxy + c2 / 2) / (sx * sy + c2 / 2)
     return out
 
 
-def _pool(m: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
+def _pool(m, w):
+    """(Weighted) mean over the last two axes (numpy or torch)."""
     if w is None:
         return m.mean((-2, -1))
     return (m * w).sum((-2, -1)) / w.sum((-2, -1))
+
+
+def _plane_stats(px: np.ndarray, py: np.ndarray, win: np.ndarray, *, c1: float, c2: float, same: bool,
+                 weights: np.ndarray | None, want_map: bool, components: bool) -> dict:
+    """OpenCV/numpy path for one channel plane (already divided by the data range):
+    pooled SSIM / CS (and terms) as floats, plus the SSIM map on request."""
+    b = [_blur_cv2(p, win, same) for p in (px, py, px * px, py * py, px * py)]
+    mx, my = b[0], b[1]
+    t = _terms(mx, my, b[2] - mx * mx, b[3] - my * my, b[4] - mx * my, c1, c2, components)
+    out = {k: float(_pool(v, weights)) for k, v in t.items()}
+    if want_map:
+        out["map"] = t["ssim"]
+    return out
+
+
+def _down2_np(p: np.ndarray) -> np.ndarray:
+    """numpy twin of :func:`_down2` for one plane."""
+    h, w = p.shape
+    if h % 2 or w % 2:
+        p = np.pad(p, ((0, h % 2), (0, w % 2)), mode="edge")
+    return p.reshape(p.shape[0] // 2, 2, p.shape[1] // 2, 2).mean((1, 3))
+
+
+def _np_dtype(dtype: torch.dtype) -> type:
+    return np.float64 if dtype == torch.float64 else np.float32
+
+
+def _plane(x: torch.Tensor, i: int, j: int, dtype: torch.dtype, scale: float) -> np.ndarray:
+    return x[i, j].detach().numpy().astype(_np_dtype(dtype)) / _np_dtype(dtype)(scale)
 
 
 def _chunk_items(n: int, per_item_bytes: int) -> list[tuple[int, int]]:
@@ -135,34 +165,26 @@ def _ssim_stats(x: torch.Tensor, y: torch.Tensor, scale: float, dtype: torch.dty
                 want_map: bool, components: bool, backend: str) -> dict:
     """Per-plane (n, c) pooled SSIM / CS (and terms), plus maps (n, c, H', W') on request.
 
-    ``x``/``y`` are in their original dtype; each chunk is converted to ``dtype`` and
-    divided by ``scale`` (the data range) just before use, so memory stays bounded.
+    ``x``/``y`` are in their original dtype; each chunk (torch) or channel plane (OpenCV) is
+    converted to ``dtype`` and divided by ``scale`` (the data range) just before use, so
+    memory stays bounded.
     """
     n, c, h, w = x.shape
     keys = ["ssim", "cs"] + (["luminance", "contrast", "structure"] if components else [])
     out: dict[str, list] = {k: [] for k in keys}
     maps: list[torch.Tensor] = []
     if backend == "opencv":
-        win_np = win.to(dtype).numpy()
+        win_np = win.numpy().astype(_np_dtype(dtype))
+        wnp = None if weights is None else weights.detach().numpy()
         for i in range(n):
-            wi = None if weights is None else weights[i, 0]
-            rows: dict[str, list] = {k: [] for k in keys}
-            plane_maps = []
-            for j in range(c):
-                px = (x[i, j].to(dtype) / scale).numpy()
-                py = (y[i, j].to(dtype) / scale).numpy()
-                b = [torch.from_numpy(_blur_cv2(p, win_np, same)) for p in (px, py, px * px, py * py, px * py)]
-                mx, my = b[0], b[1]
-                t = _terms(mx, my, b[2] - mx * mx, b[3] - my * my, b[4] - mx * my, c1, c2, components)
-                for k in keys:
-                    rows[k].append(_pool(t[k], wi))
-                if want_map:
-                    plane_maps.append(t["ssim"])
+            planes = [_plane_stats(_plane(x, i, j, dtype, scale), _plane(y, i, j, dtype, scale), win_np,
+                                   c1=c1, c2=c2, same=same, weights=None if wnp is None else wnp[i, 0],
+                                   want_map=want_map, components=components) for j in range(c)]
             for k in keys:
-                out[k].append(torch.stack(rows[k]))
+                out[k].append([pl[k] for pl in planes])
             if want_map:
-                maps.append(torch.stack(plane_maps))
-        res = {k: torch.stack(v) for k, v in out.items()}
+                maps.append(torch.from_numpy(np.stack([pl["map"] for pl in planes])))
+        res = {k: torch.tensor(v, dtype=dtype) for k, v in out.items()}
         if want_map:
             res["map"] = torch.stack(maps)
         return res
@@ -313,16 +335,33 @@ def ms_ssim(a: Any, b: Any, *, data_range: float | None = None, scale_weights: S
     beta = torch.tensor(sw[:m], dtype=pair.dtype)
     beta = beta / beta.sum()
     win = gaussian_window(win_size, sigma)
+    c1, c2 = k1 * k1, k2 * k2
+    if be == "opencv":  # one channel plane at a time, its pyramid in numpy
+        win_np = win.numpy().astype(_np_dtype(pair.dtype))
+        vals = np.empty((n, c))
+        for i in range(n):
+            for j in range(c):
+                px = _plane(pair.x, i, j, pair.dtype, pair.data_range)
+                py = _plane(pair.y, i, j, pair.dtype, pair.data_range)
+                f = []
+                for s in range(m):
+                    st = _plane_stats(px, py, win_np, c1=c1, c2=c2, same=min(px.shape) < win_size, weights=None,
+                                      want_map=False, components=False)
+                    f.append(max(st["ssim" if s == m - 1 else "cs"], 0.0))
+                    if s < m - 1:
+                        px, py = _down2_np(px), _down2_np(py)
+                vals[i, j] = float(np.prod(np.asarray(f) ** beta.numpy()))
+        return finish(torch.from_numpy(vals.mean(1)).to(pair.dtype), pair)
     itemsize = torch.finfo(pair.dtype).bits // 8
     values = []
-    for i, j in _chunk_items(n, c * h * w * itemsize * (3 if be == "opencv" else 28)):
+    for i, j in _chunk_items(n, c * h * w * itemsize * 28):
         xs = pair.x[i:j].to(pair.dtype) / pair.data_range
         ys = pair.y[i:j].to(pair.dtype) / pair.data_range
         factors = []
         for s in range(m):
-            st = _ssim_stats(xs, ys, 1.0, pair.dtype, win=win, c1=k1 * k1, c2=k2 * k2,
+            st = _ssim_stats(xs, ys, 1.0, pair.dtype, win=win, c1=c1, c2=c2,
                              same=min(xs.shape[-2:]) < win_size, weights=None, want_map=False,
-                             components=False, backend=be)
+                             components=False, backend="torch")
             factors.append(st["ssim" if s == m - 1 else "cs"].clamp(min=0))
             if s < m - 1:
                 xs, ys = _down2(xs), _down2(ys)

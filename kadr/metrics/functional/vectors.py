@@ -114,11 +114,15 @@ def topk_cosine(queries: Any, database: Any, k: int, *, chunk: int = 16384, norm
         qn = q if normalized else _normalise(q, eps)
         best_s = qn.new_full((q.shape[0], 0), -float("inf"))
         best_i = torch.zeros((q.shape[0], 0), dtype=torch.long)
+        buf = qn.new_empty((q.shape[0], min(chunk, m)))  # reused: no fresh pages per block
         for start in range(0, m, chunk):
             block = db[start:start + chunk]
             if not normalized:
                 block = _normalise(block, eps)
-            s = qn @ block.T
+            if block.shape[0] == buf.shape[1]:
+                s = torch.mm(qn, block.T, out=buf)
+            else:
+                s = qn @ block.T
             kk = min(k, s.shape[1])
             ts, ti = s.topk(kk, dim=1)
             cand_s = torch.cat([best_s, ts], 1)
