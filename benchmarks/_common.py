@@ -31,8 +31,9 @@ def peak_rss_mib() -> float:
 
 
 def machine_line() -> str:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-            f"{platform.python_version()}, {_dt.date.today().isoformat()}")
+            f"{platform.python_version()}, {_dt.date.today().isoformat()}, load average {load}")
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
