@@ -219,7 +219,7 @@ def main() -> None:
         f"({ours_t['frames'] / ours_t['sec']:.1f} vs {ref_t['frames'] / ref_t['sec']:.1f} frames/s, decoding included).",
         f"Boundaries predicted: kadr {tn['kadr transnetv2']}, wrapper {tn['TransNetV2 wrapper']}.",
         "Largest difference of the single-frame probabilities (same input pixels, float rounding only):", "",
-        markdown_table(["clip", "max |p_kadr - p_wrapper|"], [[n, f"{d:.1e}"] for n, d in identity]),
+        markdown_table(["clip", "max abs difference kadr vs wrapper"], [[n, f"{d:.1e}"] for n, d in identity]),
     ]
     write_result("shots", "\n".join(text) + "\n")
 

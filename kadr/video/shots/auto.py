@@ -1,9 +1,10 @@
 """``auto``: the default detector — the best measured speed/accuracy trade-off.
 
 On the benchmark (``benchmarks/results/shots.md``: the real clips of ``../shared/data/video``
-and generated clips with hard negatives) ``classic`` reaches the accuracy goal at decode-bound
-speed, while ``transnetv2`` is several times slower; so ``auto`` builds a ``classic``
-detector. The result records the detector that actually ran.
+and generated clips with hard negatives) ``classic`` scored F1 0.985 at 0 frames tolerance
+at PySceneDetect-content speed on 720p, while ``transnetv2`` scored 0.895 at about 1/18 of
+that speed on this CPU; so ``auto`` builds a ``classic`` detector. The result records the
+detector that actually ran.
 """
 
 from __future__ import annotations
