@@ -187,3 +187,34 @@ def test_gradual_kind_rules():
     assert gradual_kind(solid, lum, 2, 3) == "fade_out"     # ends on black frame 3
     assert gradual_kind(solid, lum, 2, 2) == "dissolve"
     assert gradual_kind(solid, lum, 4, 4) == "fade_in"      # black (3) to white (4): brighter end
+
+
+def test_times_come_from_pts_on_variable_frame_rate(tmp_path):
+    """A VFR clip (frame k shown at k*40 ms for k < 20, then every 100 ms): the cut at frame
+    30 must be reported at its PTS time 0.8 + 10*0.1 = 1.8 s, not at 30/fps."""
+    import av
+    from fractions import Fraction
+
+    from kadr.io.synthetic import sample_photo
+
+    a = sample_photo("astronaut")[:180:2, :320:2]
+    b = sample_photo("coffee")[:180:2, :320:2]
+    times = [k * 0.04 for k in range(20)] + [0.8 + (k - 20) * 0.1 for k in range(20, 45)]
+    p = tmp_path / "vfr.mkv"
+    with av.open(str(p), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = a.shape[1], a.shape[0], "yuv420p"
+        s.time_base = Fraction(1, 1000)
+        s.codec_context.time_base = Fraction(1, 1000)
+        for k, t in enumerate(times):
+            fr = av.VideoFrame.from_ndarray(a if k < 30 else b, format="rgb24")
+            fr.pts = round(t * 1000)
+            fr.time_base = Fraction(1, 1000)
+            for pkt in s.encode(fr):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    res = detect_shots(p, detector="classic")
+    assert spans(res.transitions) == [("cut", 30, 30)]
+    assert res.transitions[0].start_time == pytest.approx(1.8, abs=1e-3)
+    assert res.shots[1].start_time == pytest.approx(1.8, abs=1e-3)
