@@ -73,15 +73,16 @@ def add_encoder_arguments(parser: argparse.ArgumentParser, *, default: str | Non
     add_options(parser, ModelOptions)
 
 
-def open_encoder(args: argparse.Namespace, name: str | None = None):
-    """The encoder named by --model (or ``name``), with --backend/--threads for neural encoders."""
+def open_encoder(args: argparse.Namespace, name: str | None = None, **extra):
+    """The encoder named by --model (or ``name``), with --backend/--threads (and ``extra``
+    options) for neural encoders."""
     from kadr import features
     from kadr.features.runtime import ModelOptions
 
     name = name or args.model
     opts = options_from_args(ModelOptions, args)
     if features.is_neural(name):
-        return features.get(name, backend=opts.backend, threads=opts.threads)
+        return features.get(name, backend=opts.backend, threads=opts.threads, **extra)
     if opts != ModelOptions():
         from kadr.errors import InputError
 

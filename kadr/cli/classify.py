@@ -45,13 +45,12 @@ def run(args):
     labels = [x.strip() for x in args.labels.split(",") if x.strip()] if args.labels is not None else None
     if labels is not None and not labels:
         raise InputError("--labels is empty; give comma-separated labels, e.g. --labels 'cat,dog,car'")
-    encoder = open_encoder(args)
+    extra = {}
     if args.prompt is not None:
-        if not hasattr(encoder, "prompt"):
+        if str(args.model).partition(":")[0].lower() not in ("clip", "siglip"):
             raise InputError("--prompt applies to zero-shot text models (clip:PATH, siglip:PATH) only")
-        if "{}" not in args.prompt:
-            raise InputError(f"--prompt must contain '{{}}' where the label goes, got {args.prompt!r}")
-        encoder.prompt = args.prompt
+        extra["prompt"] = args.prompt  # the encoder checks it holds '{}'
+    encoder = open_encoder(args, **extra)
     skipped: list = []
     rows = []
     with warnings.catch_warnings():

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import string
+
 import numpy as np
 import pytest
+
+TINY = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4)
+VISION = dict(TINY, image_size=32, patch_size=8)
 
 
 @pytest.fixture(scope="session")
@@ -59,4 +65,39 @@ def dinov2_dir(tmp_path_factory):
     transformers.Dinov2Model(cfg).save_pretrained(d)
     transformers.BitImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32},
                                    image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225]).save_pretrained(d)
+    return d
+
+
+def _clip_tokenizer(folder) -> int:
+    """A CLIP BPE tokenizer with a 62-token vocabulary written by hand (vocab.json + merges.txt)."""
+    chars = list(string.ascii_lowercase) + list(".,")
+    vocab = {c: i for i, c in enumerate(chars)}
+    vocab.update({c + "</w>": len(chars) + i for i, c in enumerate(chars)})
+    merges = ["c a", "ca t</w>", "d o", "do g</w>"]
+    for m in merges:
+        vocab[m.replace(" ", "")] = len(vocab)
+    vocab["<|startoftext|>"] = len(vocab)
+    vocab["<|endoftext|>"] = len(vocab)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
+    import transformers
+
+    tok = transformers.CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
+    tok.save_pretrained(folder)
+    return len(vocab)
+
+
+@pytest.fixture(scope="session")
+def clip_dir(tmp_path_factory):
+    """A tiny randomly initialised CLIP (width 32, 32 px input) with a hand-made BPE tokenizer."""
+    transformers = pytest.importorskip("transformers")
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    d = tmp_path_factory.mktemp("tiny-clip")
+    n = _clip_tokenizer(d)
+    text = dict(TINY, vocab_size=n, max_position_embeddings=16, bos_token_id=n - 2, eos_token_id=n - 1,
+                pad_token_id=n - 1)
+    cfg = transformers.CLIPConfig(text_config=text, vision_config=VISION, projection_dim=16)
+    transformers.CLIPModel(cfg).save_pretrained(d)
+    transformers.CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(d)
     return d

@@ -42,8 +42,22 @@ def test_classify_folder_skips_and_reports_broken(capsys, folder):
     assert "cat.jpg" in out and "coffee.png" in out and "skipped" in out and "broken.png" in out
 
 
+def test_classify_zero_shot_with_a_clip_folder(capsys, folder, clip_dir):
+    rc, out, err = _run(capsys, "classify", str(folder / "cat.jpg"), "--model", f"clip:{clip_dir}",
+                        "--labels", "cat, dog,car", "--topk", "3", "--prompt", "a {}", "--json")
+    assert rc == 0, err
+    preds = json.loads(out)["results"][0]["predictions"]
+    assert sorted(p["name"] for p in preds) == ["car", "cat", "dog"]
+    assert sum(p["score"] for p in preds) == pytest.approx(1.0, abs=1e-4)  # CLIP: softmax over the labels
+    for argv, message in ((["--labels", " , "], "--labels is empty"), ([], "text labels"),
+                          (["--labels", "cat", "--prompt", "no slot"], "prompt must contain")):
+        rc, _, err = _run(capsys, "classify", str(folder / "cat.jpg"), "--model", f"clip:{clip_dir}", *argv)
+        assert rc == 2 and message in err, err
+
+
 @pytest.mark.parametrize("argv,message", [
     (["--labels", "cat,dog"], "text tower"),
+    (["--prompt", "a {}"], "zero-shot text models"),
     (["--model", "hog"], "cannot classify"),
     (["--model", "nonsense"], "valid encoders"),
     (["--model", "clip"], "needs a model folder"),

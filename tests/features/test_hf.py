@@ -8,36 +8,17 @@ folder through the same code path as a real checkpoint.
 from __future__ import annotations
 
 import json
-import string
 
 import numpy as np
 import pytest
 
 from kadr import features
 from kadr.errors import InputError, ModelLoadError, ShapeError
+from tests.features.conftest import TINY, VISION
 
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
 
-TINY = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4)
-VISION = dict(TINY, image_size=32, patch_size=8)
-
-
-def _clip_tokenizer(folder) -> int:
-    """A CLIP BPE tokenizer with a 62-token vocabulary written by hand (vocab.json + merges.txt)."""
-    chars = list(string.ascii_lowercase) + list(".,")
-    vocab = {c: i for i, c in enumerate(chars)}
-    vocab.update({c + "</w>": len(chars) + i for i, c in enumerate(chars)})
-    merges = ["c a", "ca t</w>", "d o", "do g</w>"]
-    for m in merges:
-        vocab[m.replace(" ", "")] = len(vocab)
-    vocab["<|startoftext|>"] = len(vocab)
-    vocab["<|endoftext|>"] = len(vocab)
-    (folder / "vocab.json").write_text(json.dumps(vocab))
-    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
-    tok = transformers.CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
-    tok.save_pretrained(folder)
-    return len(vocab)
 
 
 def _wordlevel_tokenizer(folder) -> int:
@@ -51,19 +32,6 @@ def _wordlevel_tokenizer(folder) -> int:
                                                 eos_token="</s>")
     fast.save_pretrained(folder)
     return len(words)
-
-
-@pytest.fixture(scope="module")
-def clip_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    d = tmp_path_factory.mktemp("tiny-clip")
-    n = _clip_tokenizer(d)
-    text = dict(TINY, vocab_size=n, max_position_embeddings=16, bos_token_id=n - 2, eos_token_id=n - 1,
-                pad_token_id=n - 1)
-    cfg = transformers.CLIPConfig(text_config=text, vision_config=VISION, projection_dim=16)
-    transformers.CLIPModel(cfg).save_pretrained(d)
-    transformers.CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(d)
-    return d
 
 
 @pytest.fixture(scope="module")
