@@ -243,10 +243,10 @@ class ClassicDetector(ShotDetector):
         before = frames.get(u - 1)
         if before is None:
             return []
-        # motion-compensated change: camera moves shrink under a small shift, cuts do not
+        # an isolated jump of the colour histogram (motion barely moves it) ...
         hu = self._hd[u]
         hist_ok = hu >= o.hist_min and hu >= o.cut_ratio * max(self._hd[u - 1], self._hd[u + 1] if u + 1 < len(self._hd) else 0.0)
-        if not hist_ok:
+        if not hist_ok:  # ... or of the motion-compensated change (camera moves shrink under a small shift)
             mc = shifted_rms(frames[u], before, o.shift)
             near = [shifted_rms(frames[i], frames[i - 1], o.shift) for i in (u - 1, u + 1) if i in frames and i - 1 in frames]
             if mc < o.cut_min or mc < o.cut_ratio * max(near, default=0.0):
