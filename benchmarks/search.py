@@ -102,7 +102,7 @@ def build_faiss(x: np.ndarray):
     n = len(x)
     nlist = max(1, round(n / 4096))
     quant = faiss.IndexFlatIP(DIM)
-    ivf = faiss.IndexIVFPQ(quant, DIM, nlist, DIM // 8, 8, faiss.METRIC_INNER_PRODUCT)
+    ivf = faiss.IndexIVFScalarQuantizer(quant, DIM, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
     idx = faiss.IndexRefineFlat(ivf)
     t0 = time.perf_counter()
     rng = np.random.default_rng(1)
@@ -129,19 +129,19 @@ def bench_size(n: int, n_queries: int, workdir: Path) -> tuple[list, list, dict]
     res, p50, p95 = timed(lambda v: exact_topk(x, v[None], kf_ids)[0], q)
     rows.append([n, "numpy exact", "kind = keyframe", recall(res, truth_f), p50, p95])
 
-    # FAISS IVF-PQ + exact refine, same partitions / sub-vectors / refine as kadr
+    # FAISS IVF-SQ8 + exact refine, same partitions / quantiser / nprobe / refine as kadr
     fidx, ivf, fbuild = build_faiss(x)
     o = StoreOptions()
     ivf.nprobe = o.nprobes
     params = faiss.SearchParametersIVF(nprobe=o.nprobes)
     rparams = faiss.IndexRefineSearchParameters(k_factor=o.refine_factor, base_index_params=params)
     res, p50, p95 = timed(lambda v: fidx.search(v[None], K, params=rparams)[1][0], q)
-    rows.append([n, f"FAISS IVF{ivf.nlist},PQ{DIM // 8} + refine", "-", recall(res, truth), p50, p95])
+    rows.append([n, f"FAISS IVF{ivf.nlist},SQ8 + refine", "-", recall(res, truth), p50, p95])
     sel = faiss.IDSelectorBatch(kf_ids.astype(np.int64))
     fparams = faiss.IndexRefineSearchParameters(k_factor=o.refine_factor,
                                                 base_index_params=faiss.SearchParametersIVF(nprobe=o.nprobes, sel=sel))
     res, p50, p95 = timed(lambda v: fidx.search(v[None], K, params=fparams)[1][0], q)
-    rows.append([n, f"FAISS IVF{ivf.nlist},PQ{DIM // 8} + refine", "kind = keyframe", recall(res, truth_f), p50, p95])
+    rows.append([n, f"FAISS IVF{ivf.nlist},SQ8 + refine", "kind = keyframe", recall(res, truth_f), p50, p95])
     info["faiss_build_s"] = fbuild
     del fidx
 
@@ -150,13 +150,13 @@ def bench_size(n: int, n_queries: int, workdir: Path) -> tuple[list, list, dict]
     st, write_s, build_s, action = build_lance(x, keyframe, folder)
     info.update(lance_write_s=write_s, lance_index_s=build_s, lance_action=action)
     ids = lambda hits: [int(h.id) for h in hits]  # noqa: E731
-    mode = "IVF-PQ" if st.has_ann("bench") else "exact"
+    mode = "IVF-SQ" if st.has_ann("bench") else "exact"
     res, p50, p95 = timed(lambda v: ids(st.search("bench", v, k=K)), q)
     rows.append([n, f"kadr (LanceDB {mode})", "-", recall(res, truth), p50, p95])
     res, p50, p95 = timed(lambda v: ids(st.search("bench", v, k=K, where="kind = 'keyframe'")), q)
-    path = "exact on filtered" if len(kf_ids) <= st.options.exact_max_rows else "IVF-PQ prefilter"
+    path = "exact on filtered" if len(kf_ids) <= st.options.exact_max_rows else "IVF-SQ prefilter"
     rows.append([n, f"kadr (LanceDB, {path})", "kind = keyframe", recall(res, truth_f), p50, p95])
-    if mode == "IVF-PQ":  # the recall/latency trade-off of the two query knobs
+    if mode == "IVF-SQ":  # the recall/latency trade-off of the two query knobs
         for nprobes in (10, 20, 32, 64):
             for refine in (1, 5, 10):
                 st.options.nprobes, st.options.refine_factor = nprobes, refine
@@ -166,7 +166,7 @@ def bench_size(n: int, n_queries: int, workdir: Path) -> tuple[list, list, dict]
         # the filtered subset through the ANN index instead of the exact path
         st.options.exact_max_rows = 0
         res, p50, p95 = timed(lambda v: ids(st.search("bench", v, k=K, where="kind = 'keyframe'")), q)
-        rows.append([n, "kadr (LanceDB, IVF-PQ prefilter, for comparison)", "kind = keyframe",
+        rows.append([n, "kadr (LanceDB, IVF-SQ prefilter, for comparison)", "kind = keyframe",
                      recall(res, truth_f), p50, p95])
         st.options = StoreOptions()
     shutil.rmtree(folder, ignore_errors=True)
@@ -236,15 +236,15 @@ def main() -> None:
             "Recall@10 against exact numpy top-10 (of the filtered rows for the filtered queries); "
             "latency per single query in ms.\n",
             f"kadr configuration (StoreOptions defaults): exact search up to {o.exact_max_rows:,} rows "
-            "(and on filtered subsets up to that size), else IVF-PQ "
+            "(and on filtered subsets up to that size), else IVF-SQ "
             f"{Store.ann_params(1_000_000, DIM)} at 1M rows, nprobes={o.nprobes}, refine_factor={o.refine_factor}. "
-            "FAISS gets the same partitions, sub-vectors, nprobe and refine factor.\n",
+            "FAISS gets the same partitions, 8-bit scalar quantiser, nprobe and refine factor.\n",
             markdown_table(["rows", "engine", "filter", "recall@10", "p50 ms", "p95 ms"], rows), ""]
     for n, info in infos.items():
         text.append(f"- {n:,} rows: LanceDB write {info['lance_write_s']:.1f} s, index {info['lance_action']} in "
                     f"{info['lance_index_s']:.1f} s; FAISS train+add {info['faiss_build_s']:.1f} s")
     if sweep:
-        text += ["", "## IVF-PQ query knobs (unfiltered)", "",
+        text += ["", "## IVF-SQ query knobs (unfiltered)", "",
                  markdown_table(["rows", "nprobes", "refine_factor", "recall@10", "p50 ms", "p95 ms"], sweep)]
     if idx_rows:
         text += ["", "## Indexing throughput (640×480 JPEGs)", "",

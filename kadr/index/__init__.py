@@ -2,7 +2,7 @@
 
 * :class:`Index` — ``Index(path).add(paths)``, ``.search(image=..., text=..., frame=...)``,
   ``.remove(paths)``, ``.stats()``, ``.dedup()``;
-* :mod:`kadr.index.store` — the LanceDB folder, one table per encoder, exact / IVF-PQ search;
+* :mod:`kadr.index.store` — the LanceDB folder, one table per encoder, exact / IVF-SQ search;
 * :mod:`kadr.index.indexing` — resumable, idempotent indexing of images and videos;
 * :mod:`kadr.index.dedup` — duplicate vs merely similar groups;
 * :mod:`kadr.index.watch` — find reference images (or database items) in a live stream.

@@ -98,7 +98,7 @@ class Index:
                 "encoder": enc, "table": info["table"], "dim": int(info["dim"]), "rows": at.num_rows,
                 "files": len(set(at.column("source").to_pylist())),
                 "videos": len({v for v in at.column("video").to_pylist() if v}), "kinds": kinds,
-                "search": "ann (IVF-PQ)" if ann else "exact", "ann_index": ann, "version": int(t.version),
+                "search": "ann (IVF-SQ)" if ann else "exact", "ann_index": ann, "version": int(t.version),
             })
         out["disk_bytes"] = sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
         return out
