@@ -29,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from kadr._options import opt
-from kadr.errors import BackendUnavailableError, InputError, ModelLoadError, OutputError, missing_backend
+from kadr.errors import BackendUnavailableError, InputError, KadrError, KadrWarning, ModelLoadError, OutputError, missing_backend
 from kadr.features.base import Encoder
 
 BACKENDS = ("auto", "torch", "onnx")
@@ -203,7 +203,9 @@ class ModelEncoder(Encoder):
 
     @property
     def backend(self) -> str:
-        """The runtime actually used: "torch" or "onnx"."""
+        """The runtime used: "torch" or "onnx" (after a fallback, the one really running)."""
+        if self._runner is not None:
+            return self._runner.name
         if self.requested_backend == "auto":
             return self.auto_backend if onnxruntime_available() else "torch"
         return self.requested_backend
@@ -220,19 +222,31 @@ class ModelEncoder(Encoder):
         """Write this encoder's network as ONNX (input: the preprocessed batch)."""
         return export_module(self.module, self._example(), path, output_names=self.output_names)
 
+    def _onnx_runner(self) -> OnnxRunner:
+        path = self.onnx_path()
+        if not path.exists():
+            try:
+                self.export_onnx(path)
+            except OutputError:  # cache folder not writable: export to a temporary folder instead
+                path = Path(tempfile.mkdtemp(prefix="kadr-onnx-")) / path.name
+                self.export_onnx(path)
+        return OnnxRunner(path, self.threads)
+
     @property
     def runner(self) -> TorchRunner | OnnxRunner:
         if self._runner is None:
             if self.backend == "onnx":
-                path = self.onnx_path()
-                if not path.exists():
-                    try:
-                        self.export_onnx(path)
-                    except OutputError:  # cache folder not writable: export next to the process instead
-                        path = Path(tempfile.mkdtemp(prefix="kadr-onnx-")) / path.name
-                        self.export_onnx(path)
-                self._runner = OnnxRunner(path, self.threads)
-            else:
+                try:
+                    self._runner = self._onnx_runner()
+                except Exception as exc:  # export or session failed: "auto" falls back, "onnx" reports
+                    if self.requested_backend == "onnx":
+                        if isinstance(exc, KadrError):
+                            raise
+                        raise ModelLoadError(f"cannot run {self.name} in onnxruntime ({type(exc).__name__}: "
+                                             f"{exc}); use backend='torch' (--backend torch)") from exc
+                    warnings.warn(f"{self.name}: onnxruntime unavailable ({type(exc).__name__}: {exc}); "
+                                  "using PyTorch", KadrWarning, stacklevel=2)
+            if self._runner is None:
                 self._runner = TorchRunner(self.module, self.threads)
         return self._runner
 

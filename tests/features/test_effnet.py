@@ -100,3 +100,21 @@ def test_exported_file_runs_in_plain_onnxruntime(effnet_torch, tmp_path, chelsea
     feats, logits = sess.run(None, {sess.get_inputs()[0].name: batch})
     assert feats.shape == (2, 1280) and logits.shape == (2, 1000)
     assert int(logits[0].argmax()) in CAT_CLASSES
+
+
+def test_auto_backend_falls_back_to_torch_when_export_fails(monkeypatch, tmp_path, chelsea):
+    pytest.importorskip("onnxruntime")
+    from kadr.errors import KadrWarning, ModelLoadError
+    from kadr.features.effnet import EffNetLite0
+
+    def broken(self, path):
+        raise RuntimeError("exporter missing")
+
+    monkeypatch.setenv("KADR_CACHE_DIR", str(tmp_path))  # empty cache: the export must run
+    monkeypatch.setattr(EffNetLite0, "export_onnx", broken)
+    auto = EffNetLite0(backend="auto")
+    with pytest.warns(KadrWarning, match="using PyTorch"):
+        emb = auto.encode_images([chelsea])
+    assert auto.backend == "torch" and emb.shape == (1, 1280)
+    with pytest.raises(ModelLoadError, match="exporter missing.*backend='torch'"):
+        EffNetLite0(backend="onnx").encode_images([chelsea])
