@@ -148,6 +148,10 @@ def test_mix_and_learnable_mix():
     assert F.mix(2.0, 4.0, 0.25) == pytest.approx(3.5)
     with pytest.raises(InputError, match="mu"):
         F.mix(1.0, 2.0, 1.5)
+    g = torch.Generator().manual_seed(1)
+    a, b = (torch.randn(4, dtype=torch.float64, generator=g, requires_grad=True) for _ in range(2))
+    mu = torch.rand(4, dtype=torch.float64, generator=g).mul(0.8).add(0.1).requires_grad_(True)
+    assert torch.autograd.gradcheck(F.mix, (a, b, mu), eps=1e-6, atol=1e-6)
     torch.manual_seed(0)
     # learn to pick term 0 when x > 0 and term 1 otherwise: mu = sigmoid(w x + b) must go to 1 / 0
     lm = metrics.LearnableMix(1)
