@@ -181,7 +181,8 @@ def main() -> None:
     text = [
         "# Encoders",
         "",
-        f"Frames of `{video.name}` (every 4th, decoder-scaled to 640x360; 32 per pass, 64 for batch 64), {machine_line()}. Best of {repeats} timed pass(es) after a warm-up, one process;",
+        f"Frames of `{video.name}` (every 4th, decoder-scaled to 640x360; 32 per pass, 64 for batch 64), "
+        f"{machine_line()}. Best of {repeats} timed pass(es) after a warm-up, one process;",
         "a shared machine, so compare ratios within a table. images/s include the encoder's preprocessing",
         "(resize + crop for effnet-lite0) and L2 normalisation; the peers do the same work directly.",
         f"Load average (1 min) at the end of the run: {os.getloadavg()[0]:.1f} — other jobs shared the cores, which",
@@ -204,7 +205,8 @@ def main() -> None:
         "## Folder embedding end to end",
         "",
         markdown_table(["what", "images/s", "ratio"], [
-            ["model only (effnet-lite0 onnx, images already decoded and resized to 224)", round(model_only, 1), "1.00×"],
+            ["model only (effnet-lite0 onnx, images already decoded and resized to 224)", round(model_only, 1),
+             "1.00×"],
             ["**kadr embed_paths** (JPEG decode + resize in the loader thread + model)", round(pipeline, 1),
              f"**{pipeline / model_only:.2f}×**"],
         ]),

@@ -122,4 +122,5 @@ def get(name: str | Encoder = DEFAULT, *, cache: bool = True, **options: Any) ->
     return enc
 
 
-__all__ = ["Encoder", "Prediction", "get", "names", "is_neural", "registry", "DEFAULT", "cosine_similarity", "l2_normalise"]
+__all__ = ["Encoder", "Prediction", "get", "names", "is_neural", "registry", "DEFAULT", "cosine_similarity",
+           "l2_normalise"]

@@ -42,6 +42,7 @@ KINDS: dict[str, tuple[tuple[str, ...], bool]] = {
 }
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                 "pytorch_model.bin.index.json")
+TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "spiece.model", "tokenizer.model")
 DEFAULT_PROMPT = "a photo of a {}."
 
 
@@ -92,7 +93,7 @@ class TransformersEncoder(ModelEncoder):
         if "{}" not in prompt:
             raise InputError(f"prompt must contain '{{}}' where the label goes, got {prompt!r}")
         self.kind = kind
-        self.path, cfg = check_model_folder(kind, folder)
+        self.path, _ = check_model_folder(kind, folder)
         self.name = f"{kind}:{self.path}"
         self.supports_text = self.supports_classify = KINDS[kind][1]
         self.prompt = prompt
@@ -107,6 +108,10 @@ class TransformersEncoder(ModelEncoder):
             raise ModelLoadError(f"cannot load the image processor in {str(self.path)!r}: {exc}") from None
         self.tokenizer = None
         if self.supports_text:
+            if not any((self.path / f).is_file() for f in TOKENIZER_FILES):
+                # transformers 5 would build an empty tokenizer from config.json alone: refuse instead
+                raise ModelLoadError(f"{str(self.path)!r} has no tokenizer ({' or '.join(TOKENIZER_FILES)}); save it "
+                                     "with AutoTokenizer.save_pretrained(folder)")
             try:
                 self.tokenizer = transformers.AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
             except Exception as exc:

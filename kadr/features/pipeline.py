@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,9 @@ def iter_media(paths: Iterable[str | os.PathLike], *, fps: float | None = None, 
 
 
 _DONE = object()
+#: How long closing a prefetch iterator waits for its producer thread (a live source may block longer;
+#: the daemon thread then ends with its next item).
+STOP_WAIT_S = 5.0
 
 
 def prefetch(items: Iterable[Any], depth: int, fn: Callable[[Any], Any] | None = None) -> Iterator[Any]:
@@ -117,7 +121,8 @@ def prefetch(items: Iterable[Any], depth: int, fn: Callable[[Any], Any] | None =
             yield got
     finally:
         stop.set()
-        while t.is_alive():  # unblock a producer waiting on a full queue
+        deadline = time.monotonic() + STOP_WAIT_S
+        while t.is_alive() and time.monotonic() < deadline:  # unblock a producer waiting on a full queue
             try:
                 q.get_nowait()
             except queue.Empty:

@@ -29,7 +29,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from kadr._options import opt
-from kadr.errors import BackendUnavailableError, InputError, KadrError, KadrWarning, ModelLoadError, OutputError, missing_backend
+from kadr.errors import (BackendUnavailableError, InputError, KadrError, KadrWarning, ModelLoadError, OutputError,
+                         missing_backend)
 from kadr.features.base import Encoder
 
 BACKENDS = ("auto", "torch", "onnx")

@@ -99,5 +99,6 @@ def clip_dir(tmp_path_factory):
                 pad_token_id=n - 1)
     cfg = transformers.CLIPConfig(text_config=text, vision_config=VISION, projection_dim=16)
     transformers.CLIPModel(cfg).save_pretrained(d)
-    transformers.CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(d)
+    proc = transformers.CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    proc.save_pretrained(d)
     return d

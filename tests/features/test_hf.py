@@ -171,3 +171,13 @@ def test_bad_model_folders(tmp_path, clip_dir, dinov2_dir):
         features.get(f"siglip:{tmp_path}")
     with pytest.raises(InputError, match="prompt"):
         features.get(f"clip:{clip_dir}", prompt="no placeholder")
+
+
+def test_text_model_without_tokenizer_files(tmp_path, clip_dir):
+    import shutil
+
+    d = tmp_path / "clip-no-tokenizer"
+    shutil.copytree(clip_dir, d, ignore=shutil.ignore_patterns("vocab.json", "merges.txt", "tokenizer*",
+                                                                 "special_tokens_map.json"))
+    with pytest.raises(ModelLoadError, match="tokenizer"):
+        features.get(f"clip:{d}")
