@@ -87,7 +87,11 @@ def run(args):
 
 def _print_event(ev) -> None:
     flag = "  [behind]" if ev.behind else ""
-    what = ev.name if ev.kind == "query" else f"db: {ev.name}"
+    what = ev.name
+    if ev.kind == "db":
+        it = ev.item or {}
+        at = f" @ {it['time']:.2f}s (shot {it['shot_index']})" if it.get("time") is not None else ""
+        what = f"db: {ev.name}{at}"
     print(f"{ev.start:9.2f}s – {ev.end:9.2f}s  peak {ev.peak_score:.3f} at {ev.peak_time:.2f}s  {what}{flag}")
 
 
