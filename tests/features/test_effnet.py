@@ -118,3 +118,12 @@ def test_auto_backend_falls_back_to_torch_when_export_fails(monkeypatch, tmp_pat
     assert auto.backend == "torch" and emb.shape == (1, 1280)
     with pytest.raises(ModelLoadError, match="exporter missing.*backend='torch'"):
         EffNetLite0(backend="onnx").encode_images([chelsea])
+
+
+def test_tokens_are_the_feature_grid_whose_mean_is_the_embedding(effnet, photos):
+    imgs = [photos["astronaut"], photos["rocket"]]
+    tokens = effnet.encode_tokens(imgs)
+    assert [t.shape for t in tokens] == [(49, 1280)] * 2  # 224 px / stride 32 = 7 x 7 positions
+    pooled = np.stack([t.mean(axis=0) for t in tokens])  # global average pooling of the grid
+    pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+    np.testing.assert_allclose(pooled, effnet.encode_images(imgs), atol=1e-4)
