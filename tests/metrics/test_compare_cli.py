@@ -82,3 +82,18 @@ def test_compare_errors(capsys, folders, counter_clip):
     assert "not found" in run_error(capsys, a, str(folders / "missing.png"))
     assert "no frame" in run_error(capsys, f"{counter_clip}@#500", a)
     assert "in common" in run_error(capsys, str(folders / "A"), str(folders.parent))
+
+
+@pytest.mark.shared
+def test_compare_real_clip_within_and_across_shots(capsys):
+    # ground_truth.json: testvideo.mp4 has a still photo over frames 30-179 and another over
+    # 240-330 (hard cut at 180, fade 211-240), so neighbouring frames inside a shot are near
+    # identical and frames of different shots are not
+    from tests.conftest import shared_video_dir
+
+    clip = shared_video_dir() / "testvideo.mp4"
+    same = run_json(capsys, f"{clip}@#100", f"{clip}@#101", "--metrics", "ssim,ms_ssim")["pairs"][0]
+    other = run_json(capsys, f"{clip}@#100", f"{clip}@#285", "--metrics", "ssim,ms_ssim")["pairs"][0]
+    assert same["ssim"] > 0.9 and same["ms_ssim"] > 0.95
+    assert other["ssim"] < 0.5 and other["ms_ssim"] < 0.5
+    assert same["width"] == 1280 and same["height"] == 720
