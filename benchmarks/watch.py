@@ -111,7 +111,7 @@ def realtime_cli(path: Path, qpaths: list[Path]) -> dict:
 
 def main() -> None:
     from kadr.features import get
-    from kadr.index.watch import WatchOptions
+    from kadr.index.watch import WatchOptions, query_crops
 
     work = Path(tempfile.mkdtemp(prefix="kadr-watch-bench-"))
     try:
@@ -154,6 +154,27 @@ def main() -> None:
                         pos.append(s_[qi])
                     elif not near:
                         neg.append(s_[qi])
+        # cost of more queries: one embedding per frame whatever their number, plus a
+        # (Q × 23 crops, D) product per frame
+        with VideoReader(stream, analysis_size=WatchOptions().size, sampling=Sampling(fps=2)) as r:
+            frames = [f.analysis_image for f in r][:20]
+        t0 = time.perf_counter()
+        embs = [enc.encode_images([f]) for f in frames]
+        embed_ms = (time.perf_counter() - t0) / len(frames) * 1000
+        from kadr.index.watch import QueryBank
+
+        photos = [sample_photo(n) for n in ("astronaut", "chelsea", "rocket", "coffee", "camera", "brick",
+                                            "coins", "colorwheel")]
+        cost_rows = []
+        for nq in (1, 4, 16):
+            bank = QueryBank(enc, [photos[i % len(photos)] for i in range(nq)], crops="multi", aspect=16 / 9)
+            t0 = time.perf_counter()
+            for _ in range(5):
+                for e in embs:
+                    bank.score(e)
+            score_ms = (time.perf_counter() - t0) / (5 * len(embs)) * 1000
+            cost_rows.append([nq, nq * len(query_crops(photos[0], 16 / 9)), round(embed_ms, 2), round(score_ms, 3),
+                              round(score_ms / embed_ms * 100, 2)])
         qpaths = []
         from PIL import Image
 
@@ -178,6 +199,11 @@ def main() -> None:
             f"Score margin (default method, samples ≥ 0.2 s inside an appearance vs samples ≥ 0.2 s away from "
             f"any appearance of that query): lowest match {min(pos):.3f}, highest non-match {max(neg):.3f}, "
             f"margin {min(pos) - max(neg):.3f} (threshold {o.threshold}).",
+            "",
+            "## More queries",
+            "",
+            markdown_table(["queries", "crop embeddings", "embed ms / frame", "score ms / frame",
+                            "scoring cost, % of embedding"], cost_rows),
             "",
             "## Real time: `ffmpeg -re -i stream.mp4 -c copy -f mpegts - | kadr watch - --query ×4`",
             "",

@@ -283,13 +283,13 @@ class Store:
         return {"index_type": "IVF_SQ", "distance_type": "cosine", "num_partitions": parts}
 
     def build_ann(self, table: Any, n: int, dim: int) -> None:
-        from lancedb.index import IvfSq
+        from lancedb.index import Bitmap, IvfSq
 
         p = self.ann_params(n, dim)
         p.pop("index_type")
         table.create_index("vector", replace=True, config=IvfSq(**p))
         # a bitmap index on the low-cardinality kind column makes kind filters cheap prefilters
-        table.create_scalar_index("kind", index_type="BITMAP", replace=True)
+        table.create_index("kind", replace=True, config=Bitmap())
 
     @staticmethod
     def _unindexed(table: Any) -> int:

@@ -142,3 +142,30 @@ def test_phash_matches_imagehash_bits():
     assert format(ours & (2**64 - 1), "016x") == str(ref)  # imagehash's hex string of the same 64 bits
     assert int(hamming64(np.int64(ours), np.int64(ours))) == 0
     assert int(hamming64(np.int64(0), np.int64(-1))) == 64
+
+
+def test_ann_index_lifecycle_created_refreshed_retrained_dropped(tmp_path):
+    """The size rules of Store.maintain: none below exact_max_rows, created above it, new rows
+    folded in (optimized), retrained after the table doubled, dropped when it shrinks back."""
+    from kadr.index.store import Store
+
+    rng = np.random.default_rng(2)
+    st = Store(tmp_path / "life", options=StoreOptions(exact_max_rows=600, retrain_growth=2.0))
+
+    def add(a: int, b: int) -> None:
+        x = rng.normal(size=(b - a, 16)).astype(np.float32)
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        st.replace_sources("toy", 16, [], [{"id": str(i), "source": f"/s/{i}", "kind": "image", "vector": v.tolist()}
+                                          for i, v in zip(range(a, b), x)])
+
+    add(0, 500)
+    assert st.maintain("toy") == "none" and not st.has_ann("toy")
+    add(500, 800)
+    assert st.maintain("toy") == "created" and st.has_ann("toy")
+    add(800, 900)
+    assert st.maintain("toy") == "optimized" and st.maintain("toy") == "ok"
+    add(900, 1700)  # 1700 >= 2 × 800 trained rows: the centroids are stale
+    assert st.maintain("toy") == "retrained"
+    st.delete_where("toy", "CAST(id AS INT) >= 300")
+    assert st.maintain("toy") == "none" and not st.has_ann("toy")
+    assert len(st.search("toy", np.eye(16, dtype=np.float32)[0], k=5)) == 5
