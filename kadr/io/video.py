@@ -455,6 +455,7 @@ class VideoReader:
             cur = index
             index += 1
             if sampling.end is not None and t >= sampling.end:
+                self.stats.expected = None  # stopped on purpose: nothing was lost
                 break
             if sampling.step > 1 and cur % sampling.step:
                 continue

@@ -271,3 +271,9 @@ def test_metadata_after_close(counter_clip):
     assert r.fps == 25 and r.frame_count == 60 and (r.width, r.height) == (96, 64)
     with pytest.raises(InputError, match="closed"):
         next(iter(r))
+
+
+def test_end_time_is_not_reported_as_loss(counter_clip):
+    with VideoReader(counter_clip, sampling=Sampling(end=1.0)) as r, warnings.catch_warnings():
+        warnings.simplefilter("error", KadrWarning)
+        assert len(list(r)) == 25
