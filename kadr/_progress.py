@@ -17,7 +17,8 @@ def progress_enabled() -> bool:
 
 def track(iterable: Iterable[T], *, total: int | None = None, desc: str = "working",
           enabled: bool | None = None, unit: str = "it") -> Iterator[T]:
-    """Wrap ``iterable`` in a rich progress bar on stderr when enabled (default: on a TTY)."""
+    """Wrap ``iterable`` in a rich progress bar on stderr when enabled (default: on a TTY).
+    ``unit`` names what is counted ("frames", "files") next to the done/total count."""
     if enabled is None:
         enabled = progress_enabled()
     if not enabled:
@@ -26,7 +27,7 @@ def track(iterable: Iterable[T], *, total: int | None = None, desc: str = "worki
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    cols = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+    cols = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
             TimeRemainingColumn()]
     with Progress(*cols, console=Console(stderr=True), transient=True) as p:
         task = p.add_task(desc, total=total)
