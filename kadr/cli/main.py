@@ -61,12 +61,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "_module", None):
         parser.print_help()
         return 0
-    mod = args._module
     debug = getattr(args, "debug", False)
-    warnings.showwarning = _show_warning
-    if not debug:
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        warnings.filterwarnings("ignore", category=FutureWarning)
+    # the warning display and filters are the command's only: restored on return, so main()
+    # called from Python (tests, notebooks) leaves the caller's warnings machinery as it was
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        if not debug:
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            warnings.filterwarnings("ignore", category=FutureWarning)
+        return _run(args, debug)
+
+
+def _run(args: argparse.Namespace, debug: bool) -> int:
+    mod = args._module
     try:
         result = mod.run(args)
         if result is not None:
@@ -78,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print_mapping(result)
             else:
                 print(result)
-        return 0
+        return int(getattr(args, "_exit_code", 0))
     except KadrError as exc:
         if debug:
             traceback.print_exc()

@@ -28,7 +28,7 @@ import numpy as np
 
 from kadr.errors import DecodeError, InputError, KadrError, KadrWarning, SourceNotFoundError
 from kadr.io.images import IMAGE_EXTENSIONS
-from kadr.index.schema import content_hash, file_facts, phash64, row_id
+from kadr.index.schema import content_hash, file_facts, phash64, row_id, source_text
 
 #: Extensions (lower case) indexed as videos; everything else is read as an image.
 VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".ts", ".mts", ".mpg",
@@ -152,7 +152,7 @@ def _shot_keyframes(path: Path) -> list[_Item] | None:
 
 def prepare(path: Path, states: dict[str, tuple[int, int, str]], video_mode: tuple[str, float | None]) -> _Prepared:
     """Stat, hash and decode one file (runs in a worker thread, ahead of the encoder)."""
-    src = str(path)
+    src = source_text(path)
     try:
         facts = file_facts(path)
     except OSError as exc:
@@ -195,15 +195,25 @@ def _prefetch(fn, items: list, depth: int) -> Iterator:
 
 
 def add_files(store, encoder, paths: Iterable[str | os.PathLike], *, video_mode: str = "keyframes",
-              commit_every: int = 64, progress: bool | None = None, maintain: bool = True) -> AddReport:
-    """Index ``paths`` (files and folders) into ``store`` with ``encoder``. See the module doc."""
-    from kadr._progress import track
+              commit_every: int = 64, progress: bool | None = None, maintain: bool = True,
+              wait: float | None = None) -> AddReport:
+    """Index ``paths`` (files and folders) into ``store`` with ``encoder``. See the module doc.
 
+    The folder's write lock is held throughout: a concurrent writer waits, or after ``wait``
+    seconds (``None``: as long as it takes) fails with :class:`~kadr.errors.IndexBusyError`."""
     t0 = time.perf_counter()
     mode = parse_video_mode(video_mode)
     if int(commit_every) < 1:
         raise InputError(f"commit_every must be >= 1, got {commit_every}")
     files = collect_files(paths)
+    with store.writing(timeout=wait):
+        return _add_locked(store, encoder, files, mode, int(commit_every), progress, maintain, t0)
+
+
+def _add_locked(store, encoder, files: list[Path], mode, commit_every: int, progress, maintain: bool,
+                t0: float) -> AddReport:
+    from kadr._progress import track
+
     rep = AddReport(files=len(files), encoder=encoder.name)
     try:
         states = store.file_states(encoder.name) if encoder.name in store.encoders() else {}
@@ -219,9 +229,10 @@ def add_files(store, encoder, paths: Iterable[str | os.PathLike], *, video_mode:
         if not batch:
             return
         rows = _rows(batch, encoder)
-        store.replace_sources(encoder.name, encoder.dim, [str(p.path) for p in batch], rows)
+        store.replace_sources(encoder.name, encoder.dim, [source_text(p.path) for p in batch], rows)
         for p in batch:
-            (rep.replaced if str(p.path) in states else rep.added).append(str(p.path))
+            src = source_text(p.path)
+            (rep.replaced if src in states else rep.added).append(src)
         rep.rows_written += len(rows)
         batch, n_items = [], 0
 
@@ -231,8 +242,8 @@ def add_files(store, encoder, paths: Iterable[str | os.PathLike], *, video_mode:
             rep.unchanged += 1
             continue
         if p.error is not None:
-            rep.failed.append({"path": str(p.path), "error": p.error})
-            warnings.warn(f"skipped {p.path}: {p.error}", KadrWarning, stacklevel=2)
+            rep.failed.append({"path": source_text(p.path), "error": p.error})
+            warnings.warn(f"skipped {source_text(p.path)}: {p.error}", KadrWarning, stacklevel=2)
             continue
         batch.append(p)
         n_items += len(p.items or [])
@@ -255,9 +266,9 @@ def _rows(batch: list[_Prepared], encoder) -> list[dict[str, Any]]:
     now = datetime.now(timezone.utc)
     rows = []
     for (p, it), v in zip(items, vecs):
-        src = str(p.path)
+        src = source_text(p.path)
         rows.append({
-            "id": row_id(src, it.kind, it.frame_index), "source": src, "kind": it.kind,
+            "id": row_id(p.path, it.kind, it.frame_index), "source": src, "kind": it.kind,
             "video": src if it.kind != "image" else None, "frame_index": it.frame_index, "time": it.time,
             "shot_index": it.shot_index, "width": int(it.width), "height": int(it.height),
             "file_size": p.facts["file_size"], "file_mtime_ns": p.facts["file_mtime_ns"], "content_hash": p.hash,
