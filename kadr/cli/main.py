@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
                            parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter)
         mod.add_arguments(p)
         p.set_defaults(_module=mod)
+        for old in getattr(mod, "DEPRECATED_ALIASES", ()):  # no help=: not listed, still parsed (and warned)
+            p = sub.add_parser(old, description=getattr(mod, "DESCRIPTION", mod.HELP), parents=[common],
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+            mod.add_arguments(p)
+            p.set_defaults(_module=mod)
     return parser
 
 
@@ -56,24 +61,28 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):  #
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # the warning display and filters are this call's only: catch_warnings restores them on
+    # return, so main() called from Python (tests, notebooks) leaves the caller's as they were
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning  # before parsing: old flag spellings warn while parsed
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_module", None):
         parser.print_help()
         return 0
-    debug = getattr(args, "debug", False)
-    # the warning display and filters are the command's only: restored on return, so main()
-    # called from Python (tests, notebooks) leaves the caller's warnings machinery as it was
-    with warnings.catch_warnings():
-        warnings.showwarning = _show_warning
-        if not debug:
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            warnings.filterwarnings("ignore", category=FutureWarning)
-        return _run(args, debug)
-
-
-def _run(args: argparse.Namespace, debug: bool) -> int:
     mod = args._module
+    debug = getattr(args, "debug", False)
+    if args.command in getattr(mod, "DEPRECATED_ALIASES", ()):
+        from kadr._compat import warn_renamed
+
+        warn_renamed(f"`kadr {args.command}`", f"`kadr {mod.COMMAND}`")
+    if not debug:
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
     try:
         result = mod.run(args)
         if result is not None:
