@@ -34,7 +34,8 @@ from kadr.index.schema import content_hash, file_facts, phash64, row_id, source_
 VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".ts", ".mts", ".mpg",
                                      ".mpeg", ".wmv", ".flv", ".3gp", ".ogv")
 
-#: Longest side (px) of video frames handed to the encoder (encoders resize to their input anyway).
+#: Longest side (px) of video frames (and, at least, of images) handed to the encoder (encoders
+#: resize to their input anyway).
 VIDEO_FRAME_SIZE = 448
 
 #: Sampling rate used for ``--video-mode keyframes`` while no shot detector is installed.
@@ -170,10 +171,12 @@ def prepare(path: Path, states: dict[str, tuple[int, int, str]], video_mode: tup
         if is_video(path):
             items = video_items(path, *video_mode)
         else:
-            from kadr.io.images import load_image
+            from kadr.io.images import read_image
 
-            img = load_image(path)
-            items = [_Item("image", img, img.shape[1], img.shape[0])]
+            # the encoder sees at most VIDEO_FRAME_SIZE px: a 12000² photo decodes at reduced size
+            img, info = read_image(path, max_side=VIDEO_FRAME_SIZE)
+            width, height = info.original_size or (img.shape[1], img.shape[0])
+            items = [_Item("image", img, width, height)]
     except KadrError as exc:
         return _Prepared(path, facts, hash=h, error=str(exc))
     except Exception as exc:  # a decoder library failing on a hostile file: skip it, list it
