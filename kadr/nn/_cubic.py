@@ -8,7 +8,8 @@ i.e. the spline branch and the residual SiLU branch of every edge in one GEMM. O
 non-zero cubic weights per (n, i) are computed (closed form, no Cox–de Boor recursion, no
 (N, I, K) intermediates) and scattered into F; the backward pass gathers the same 4 entries
 of ∂L/∂F and applies the closed-form weight derivatives, so its cost is the two GEMMs plus
-O(N·I) elementwise work.
+O(N·I) elementwise work. Beyond the grid range the spline continues linearly with its value
+and slope at the nearest end (the weights become w(u_e) + d·w'(u_e), d the distance in cells).
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from kadr.nn.basis.bspline import cubic_weight_derivatives, cubic_weights
 
 
 def _cells(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor, grid_size: int):
-    """Knot position t = (x − t_0)/h clamped to the grid range, its cell j and offset u."""
+    """Knot position t = (x − t_0)/h: its cell j and offset u within the grid range, and the
+    distance d (knot units) beyond the range (0 inside)."""
     t = torch.addcmul(shift, x, scale)  # (x - t0) / h
-    inside = (t >= 3) & (t <= grid_size + 3)
-    t = t.clamp_(3, grid_size + 3)
-    j = t.floor().clamp_(max=grid_size + 2)
-    return t - j, j, inside
+    tc = t.clamp(3, grid_size + 3)
+    j = tc.floor().clamp_(max=grid_size + 2)
+    return tc - j, j, t.sub_(tc)
 
 
 class _CubicEdges(torch.autograd.Function):
@@ -33,19 +34,20 @@ class _CubicEdges(torch.autograd.Function):
     def forward(ctx, x, coef, scale, shift, grid_size):
         n, i_in = x.shape
         kk = grid_size + 4  # K = grid_size + 3 spline columns + 1 SiLU column per input
-        u, j, inside = _cells(x, scale, shift, grid_size)
+        u, j, d = _cells(x, scale, shift, grid_size)
         idx = j.long() + (torch.arange(i_in, device=x.device) * kk - 3)
         feats = x.new_zeros(n, i_in * kk)
-        for a, w in enumerate(cubic_weights(u)):
-            feats.scatter_(1, idx + a if a else idx, w)
+        # beyond the range: w(u_edge) + d·w'(u_edge), the linear continuation of the spline
+        for a, (w, dw) in enumerate(zip(cubic_weights(u), cubic_weight_derivatives(u))):
+            feats.scatter_(1, idx + a if a else idx, w.addcmul_(d, dw))
         feats[:, grid_size + 3::kk] = F.silu(x)
-        ctx.save_for_backward(x, feats, idx, u, inside, coef, scale)
+        ctx.save_for_backward(x, feats, idx, u, coef, scale)
         ctx.kk = kk
         return F.linear(feats, coef)
 
     @staticmethod
     def backward(ctx, grad):
-        x, feats, idx, u, inside, coef, scale = ctx.saved_tensors
+        x, feats, idx, u, coef, scale = ctx.saved_tensors
         grad_coef = grad.t() @ feats if ctx.needs_input_grad[1] else None
         grad_x = None
         if ctx.needs_input_grad[0]:
@@ -54,7 +56,7 @@ class _CubicEdges(torch.autograd.Function):
             for a, dw in enumerate(cubic_weight_derivatives(u)):
                 term = gf.gather(1, idx + a if a else idx) * dw
                 acc = term if acc is None else acc.add_(term)
-            grad_x = acc.mul_(inside).mul_(scale)
+            grad_x = acc.mul_(scale)  # dw/dt = w'(u) inside and (constant slope) outside
             s = torch.sigmoid(x)
             grad_x += gf[:, ctx.kk - 1::ctx.kk] * (s * (1 + x * (1 - s)))
         return grad_x, grad_coef, None, None, None

@@ -10,9 +10,9 @@ residual SiLU base branch (``base_weight``), ``w_s`` the per-edge scale (``splin
 ``coef`` tensor (O, I, K), K = grid_size + spline_order, and B_m one of the bases of
 :mod:`kadr.nn.basis` (``bspline``, ``chebyshev``, ``bernstein``, ``rbf``).
 
-Inside ``grid_range`` the learnable part is the full spline; outside it is held at its value at
-the nearest end of the range (the input of the basis is clamped: no extrapolated polynomial, no
-NaN), while the SiLU branch keeps acting on the raw input. Use :meth:`KANLinear.update_grid`
+Inside ``grid_range`` the learnable part is the full spline; outside it continues linearly with
+its value and slope at the nearest end of the range (C¹, no runaway polynomial, no NaN), while
+the SiLU branch keeps acting on the raw input. Use :meth:`KANLinear.update_grid`
 (or ``fit``, which does it for you) when activations leave the range.
 
 Speed: a cubic B-spline layer on a uniform grid uses the closed-form 4-active-basis path of
@@ -53,8 +53,8 @@ def _check_data(x, name: str, features: int) -> torch.Tensor:
         raise ShapeError(f"{name} must have shape (..., {features}), got {tuple(x.shape)}")
     if not x.is_floating_point():
         raise InputError(f"{name} must be a floating-point tensor, got {x.dtype}")
-    if not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export() and bool(torch.isnan(x).any()):
-        raise InputError(f"{name} contains NaN; clean or impute the data before the KAN")
+    if not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export() and not bool(torch.isfinite(x).all()):
+        raise InputError(f"{name} contains NaN or inf; clean or impute the data before the KAN")
     return x
 
 
@@ -154,6 +154,7 @@ class KANLinear(nn.Module):
         h0 = (self.grid[:, -1] - self.grid[:, 0]) / (self.grid.shape[1] - 1)
         self._scale = 1 / h0
         self._shift = -self.grid[:, 0] / h0
+        self._slopes = None
 
     def _apply(self, fn, *args, **kwargs):  # keep the derived grid tensors on the module's device/dtype
         out = super()._apply(fn, *args, **kwargs)
@@ -178,9 +179,27 @@ class KANLinear(nn.Module):
         c = torch.cat([self.coef * (self.spline_scale * m).unsqueeze(-1), (self.base_weight * m).unsqueeze(-1)], -1)
         return c.reshape(self.out_features, -1)
 
+    def _boundary_slopes(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """dB_m/dx at the two ends of each input's range, (I, K) each (inner one-sided at hi)."""
+        if self._slopes is None or self._slopes[0].dtype != self.grid.dtype:
+            k, g = self.spline_order, self.grid.detach()
+            lo, hi = g[:, k], g[:, -k - 1]
+            with torch.enable_grad():
+                e = torch.stack([lo, hi - 1e-7 * (hi - lo)]).requires_grad_()
+                feats = self.basis.features(e, g, k)  # (2, I, K); entry (n, i, m) depends on e[n, i] only
+                cols = [torch.autograd.grad(feats[..., m].sum(), e, retain_graph=True)[0]
+                        for m in range(feats.shape[-1])]
+            slopes = torch.stack(cols, -1).detach()
+            self._slopes = (slopes[0], slopes[1])
+        return self._slopes
+
     def basis_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Dense basis values (N, I, K) at x (N, I) (clamped to the grid range)."""
-        return self.basis.features(clamp_to_range(x, self.grid, self.spline_order), self.grid, self.spline_order)
+        """Dense basis values (N, I, K) at x (N, I); linear continuation beyond the grid range."""
+        xc = clamp_to_range(x, self.grid, self.spline_order)
+        feats = self.basis.features(xc, self.grid, self.spline_order)
+        s_lo, s_hi = self._boundary_slopes()
+        d = (x - xc).unsqueeze(-1)
+        return feats + d * torch.where(d < 0, s_lo, s_hi)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = _check_data(x, "input", self.in_features)
@@ -372,8 +391,11 @@ def export_onnx(model: nn.Module, path, in_features: int | None = None, *, opset
         if first is None:
             raise InputError("in_features is required for a model without a KANLinear")
         in_features = first.in_features
-    p = param = next(model.parameters())
-    example = torch.zeros(2, int(in_features), dtype=param.dtype, device=p.device)
+    param = next(model.parameters())
+    example = torch.zeros(2, int(in_features), dtype=param.dtype, device=param.device)
+    for m in model.modules():  # constants of the graph, computed outside the tracer
+        if isinstance(m, KANLinear):
+            m._boundary_slopes()
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")

@@ -7,8 +7,9 @@ switch between them. All of them read their domain from the layer's knot buffer
 ``[grid[i, k], grid[i, -k-1]]`` with ``k = spline_order``. B-splines use every knot; the
 others use the range only (uniform centres for ``rbf``).
 
-Outside its range the learnable part is held at its value at the nearest end of the range
-(inputs are clamped); the SiLU base branch of the layer still sees the raw input.
+Outside its range the learnable part continues linearly with its value and slope at the
+nearest end of the range (:meth:`KANLinear.basis_features`); the SiLU base branch of the
+layer sees the raw input.
 """
 
 from __future__ import annotations
