@@ -26,7 +26,7 @@ def _cells(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor, grid_size:
     t = torch.addcmul(shift, x, scale)  # (x - t0) / h
     tc = t.clamp(3, grid_size + 3)
     j = tc.floor().clamp_(max=grid_size + 2)
-    return tc - j, j, t.sub_(tc)
+    return tc - j, j, t - tc
 
 
 class _CubicEdges(torch.autograd.Function):
@@ -70,3 +70,14 @@ def cubic_edges(x, coef, scale, shift, grid_size: int) -> torch.Tensor:
     scale, shift (I,) with t = x·scale + shift the position in knot units from the first knot.
     """
     return _CubicEdges.apply(x, coef, scale, shift, int(grid_size))
+
+
+def cubic_features(x, scale, shift, grid_size: int) -> torch.Tensor:
+    """The dense uniform cubic B-spline bases (N, I, grid_size + 3) at x (N, I), in closed form
+    (same values as Cox–de Boor, with the linear continuation beyond the range). Differentiable."""
+    n, i_in = x.shape
+    k = grid_size + 3
+    u, j, d = _cells(x, scale, shift, grid_size)
+    idx = (j.long() - 3).unsqueeze(-1) + torch.arange(4, device=x.device)
+    w = torch.stack([a + d * b for a, b in zip(cubic_weights(u), cubic_weight_derivatives(u))], -1)
+    return x.new_zeros(n, i_in, k).scatter(2, idx, w)

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kadr.errors import InputError, ShapeError
-from kadr.nn._cubic import cubic_edges
+from kadr.nn._cubic import cubic_edges, cubic_features
 from kadr.nn.basis import BASES, clamp_to_range
 
 #: Relative tolerance under which a knot vector counts as uniform (fast cubic path).
@@ -180,12 +180,19 @@ class KANLinear(nn.Module):
         return c.reshape(self.out_features, -1)
 
     def _boundary_slopes(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """dB_m/dx at the two ends of each input's range, (I, K) each (inner one-sided at hi)."""
+        """dB_m/dx at the two ends of each input's range, (I, K) each.
+
+        B-splines of degree ≥ 2 have continuous derivatives, so the derivative at hi (which
+        Cox–de Boor evaluates in the first padding cell) is the inner one; degree 1 has a kink
+        at every knot and is differentiated just inside hi instead.
+        """
         if self._slopes is None or self._slopes[0].dtype != self.grid.dtype:
             k, g = self.spline_order, self.grid.detach()
             lo, hi = g[:, k], g[:, -k - 1]
+            if self.basis.uses_knots and k < 2:
+                hi = hi - 1e-7 * (hi - lo)
             with torch.enable_grad():
-                e = torch.stack([lo, hi - 1e-7 * (hi - lo)]).requires_grad_()
+                e = torch.stack([lo, hi]).requires_grad_()
                 feats = self.basis.features(e, g, k)  # (2, I, K); entry (n, i, m) depends on e[n, i] only
                 cols = [torch.autograd.grad(feats[..., m].sum(), e, retain_graph=True)[0]
                         for m in range(feats.shape[-1])]
@@ -195,6 +202,8 @@ class KANLinear(nn.Module):
 
     def basis_features(self, x: torch.Tensor) -> torch.Tensor:
         """Dense basis values (N, I, K) at x (N, I); linear continuation beyond the grid range."""
+        if self.fast and not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()):
+            return cubic_features(x, self._scale.to(x.dtype), self._shift.to(x.dtype), self.grid_size)
         xc = clamp_to_range(x, self.grid, self.spline_order)
         feats = self.basis.features(xc, self.grid, self.spline_order)
         s_lo, s_hi = self._boundary_slopes()

@@ -233,3 +233,15 @@ def test_bad_input():
     with pytest.raises(InputError):
         layer.extend_grid(2, torch.zeros(10, 2))
     assert layer(torch.zeros(5, 7, 2)).shape == (5, 7, 3)
+
+
+def test_closed_form_dense_features_equal_cox_de_boor():
+    layer = _layer(g=6).double()
+    x = (torch.rand(300, 3, dtype=torch.float64) * 3 - 1.5).requires_grad_()
+    fast = layer.basis_features(x)
+    gx_fast = torch.autograd.grad(fast.square().sum(), x)[0]
+    layer._uniform = False
+    dense = layer.basis_features(x)
+    gx_dense = torch.autograd.grad(dense.square().sum(), x)[0]
+    torch.testing.assert_close(fast, dense, rtol=1e-6, atol=1e-6)  # knots were rounded to float32 at creation
+    torch.testing.assert_close(gx_fast, gx_dense, rtol=1e-6, atol=1e-6)
