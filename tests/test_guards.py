@@ -55,7 +55,7 @@ def test_evaluate_needs_boundaries_not_dicts():
 
 
 def test_gaussian_mask_refuses_a_size_that_is_not_a_frame():
-    from kadr.geometry.boxes_gaussian import gaussian_mask
+    from kadr.geometry.boxes import gaussian_mask
 
     box = np.array([[5, 5, 4, 4, 0]], np.float32)
     with pytest.raises(InputError, match="megapixels"):
