@@ -238,9 +238,10 @@ def read_image(src: ImageSource, *, max_side: int | None = None) -> tuple[np.nda
     with img:
         orientation = _exif_orientation(img)
         small = _reduce_for(img, max_side)
-        arr, info = _from_pil(small, raw if small is img else None, name, orientation=orientation)
+        reduced = small.size != (w, h)
+        arr, info = _from_pil(small, None if reduced else raw, name, orientation=orientation)
     extra = {"path": str(path)} if path is not None else {}
-    if small is not img:
+    if reduced:
         extra["original_size"] = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
     if extra:
         info = ImageInfo(**{**info.__dict__, **extra})
