@@ -24,13 +24,23 @@ from kadr.errors import (
 )
 
 
+def article(word: str) -> str:
+    """"a" or "an" before ``word`` (by its first letter: "an image", "a video")."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``"1 file"``, ``"3 files"``: a count with its noun in the right number."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
 def check_file(path: str | os.PathLike, *, what: str = "file") -> Path:
     """Return ``path`` as a Path if it is an existing, non-empty regular file."""
     p = Path(path).expanduser()
     if not p.exists():
         raise SourceNotFoundError(f"{what} not found: {str(p)!r}; check the path")
     if p.is_dir():
-        raise NotAFileError(f"{str(p)!r} is a directory; give a {what} inside it")
+        raise NotAFileError(f"{str(p)!r} is a directory; give {article(what)} {what} inside it")
     if p.stat().st_size == 0:
         from kadr.errors import DecodeError
 

@@ -61,3 +61,22 @@ def test_gaussian_mask_refuses_a_size_that_is_not_a_frame():
     with pytest.raises(InputError, match="megapixels"):
         gaussian_mask(box, size=(1e5, 1e5), cov="uniform")
     assert gaussian_mask(box, size=(10, 10), cov="uniform").shape == (1, 10, 10)
+
+
+def test_torch_threads_are_set_once_not_around_every_call(monkeypatch):
+    from kadr.features import runtime
+
+    calls = []
+    real = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: (calls.append(n), real(n)))
+    monkeypatch.setattr(runtime, "_THREADS", __import__("threading").local())
+    before = torch.get_num_threads()
+    try:
+        runner = runtime.TorchRunner(torch.nn.Conv2d(3, 4, 3), threads=1)
+        for _ in range(5):
+            (out,) = runner(np.zeros((1, 3, 8, 8), np.float32))
+        assert out.shape == (1, 4, 6, 6)
+        assert calls == ([1] if before != 1 else [])  # once, and never put back and forth
+        assert torch.get_num_threads() == 1
+    finally:
+        real(before)

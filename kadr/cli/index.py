@@ -114,11 +114,13 @@ def run(args):
 
 
 def render(result, args) -> None:
+    from kadr._checks import plural
+
     cmd = result["command"]
     if cmd == "add":
-        print(f"{result['db']} [{result['encoder']}]: {result['files']} files — {result['added']} added, "
+        print(f"{result['db']} [{result['encoder']}]: {plural(result['files'], 'file')} — {result['added']} added, "
               f"{result['replaced']} replaced, {result['unchanged']} unchanged, {len(result['failed'])} failed; "
-              f"{result['rows_written']} rows in {result['seconds']:.1f} s; ANN index: {result['ann_index']}")
+              f"{plural(result['rows_written'], 'row')} in {result['seconds']:.1f} s; ANN index: {result['ann_index']}")
         for f in result["failed"]:
             print(f"  failed: {f['path']}: {f['error']}")
     elif cmd == "stats":
@@ -126,11 +128,11 @@ def render(result, args) -> None:
         if not result["tables"]:
             print("  empty")
         for t in result["tables"]:
-            kinds = ", ".join(f"{v} {k}" for k, v in sorted(t["kinds"].items())) or "no rows"
-            print(f"  {t['encoder']} ({t['dim']}-d): {t['rows']} rows from {t['files']} files ({kinds}); "
-                  f"{t['videos']} videos; search: {t['search']}")
+            kinds = ", ".join(plural(v, k) for k, v in sorted(t["kinds"].items())) or "no rows"
+            print(f"  {t['encoder']} ({t['dim']}-d): {plural(t['rows'], 'row')} from {plural(t['files'], 'file')} "
+                  f"({kinds}); {plural(t['videos'], 'video')}; search: {t['search']}")
     elif cmd == "check":
-        rows = ", ".join(f"{t['encoder']} {t['rows']} rows" for t in result["tables"]) or "no tables"
+        rows = ", ".join(f"{t['encoder']} {plural(t['rows'], 'row')}" for t in result["tables"]) or "no tables"
         state = "ok" if not result["problems"] else ("repaired" if result["ok"] else "problems found")
         print(f"{result['db']}: {state} ({rows})")
         for p in result["problems"]:
@@ -139,6 +141,7 @@ def render(result, args) -> None:
         if not result["ok"] and not result["repaired"]:
             print(f"  fix with: kadr index check --repair --db {result['db']}")
     else:
-        print(f"{result['db']}: removed {result['files_removed']} files ({result['rows_removed']} rows)")
+        print(f"{result['db']}: removed {plural(result['files_removed'], 'file')} "
+              f"({plural(result['rows_removed'], 'row')})")
         for p in result["not_in_index"]:
             print(f"  not in the index: {p}")

@@ -114,4 +114,9 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    try:
+        rc = main()
+    except KeyboardInterrupt:  # Ctrl-C while the parser or a command module was still importing
+        print("kadr: interrupted", file=sys.stderr)
+        rc = 130
+    sys.exit(rc)

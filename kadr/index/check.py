@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kadr._checks import plural
 from kadr.index.schema import arrow_schema
 from kadr.index.store import META_FILE, Store, _damaged, sql_quote
 
@@ -167,8 +168,8 @@ def _check(store: Store, repair: bool) -> dict[str, Any]:
             if repair:
                 removed = _dedup_sources(t, dim, sorted(dups))
                 n = t.count_rows()
-                action = f"removed {removed} duplicate rows of {len(dups)} files"
-            problem("duplicates", name, f"{extra} duplicate rows of {len(dups)} files "
+                action = f"removed {plural(removed, 'duplicate row')} of {plural(len(dups), 'file')}"
+            problem("duplicates", name, f"{plural(extra, 'duplicate row')} of {plural(len(dups), 'file')} "
                                         f"(e.g. {sorted(dups)[0]})", action)
         tables.append({"encoder": enc, "table": name, "dim": dim, "rows": int(n)})
 
