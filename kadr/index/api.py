@@ -53,11 +53,21 @@ class Index:
 
     # ---- writing ---------------------------------------------------------------------------
     def add(self, paths: str | os.PathLike | Iterable[str | os.PathLike], *, video_mode: str = "keyframes",
-            commit_every: int = 64, progress: bool | None = None) -> AddReport:
+            commit_every: int = 64, progress: bool | None = None, ray: str | None = None,
+            ray_options: Any = None) -> AddReport:
         """Index image/video files and folders. Unchanged files are skipped, changed ones
-        replaced, unreadable ones listed in ``report.failed``."""
+        replaced, unreadable ones listed in ``report.failed``.
+
+        ``ray``: run on a Ray cluster instead (its address ``HOST:PORT``, ``auto``, or
+        ``local`` for a Ray started here; :mod:`kadr.index.ray_indexing`, options in
+        :class:`~kadr.index.ray_indexing.RayOptions`). Same rows, same resumability."""
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
+        if ray is not None:
+            from kadr.index.ray_indexing import add_files_ray
+
+            return add_files_ray(self.store, self.encoder, list(paths), address=ray, video_mode=video_mode,
+                                 options=ray_options, progress=progress)
         return add_files(self.store, self.encoder, list(paths), video_mode=video_mode,
                          commit_every=commit_every, progress=progress)
 
