@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH)"
-	$(PIP) install -q -e ".[all,test]" "$(TORCH)"
+	$(PIP) install -q -e ".[all,faiss,ray,test]" "$(TORCH)"
 	$(PIP) install -q --no-deps "scenedetect-headless>=0.7"
 	@touch $(STAMP)
 

@@ -109,19 +109,30 @@ def check_reachable(address: str, timeout: float) -> None:
 def connect(address: str | None, options: RayOptions):
     """``ray.init`` to ``address`` (None / 'local': a Ray started for this process)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # the driver's C++ core worker logs each restartable Ray Data actor as an error on stderr
+    # (https://github.com/ray-project/ray/issues/53727); kadr reports what failed itself
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     # keeps a single-node ray.init() on 127.0.0.1 (no multi-node mode on macOS/Windows)
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     ray = _ray()
+    import logging
+
+    for name in ("ray", "ray.data"):  # Ray Data's INFO/WARNING lines would drown kadr's output
+        logging.getLogger(name).setLevel(logging.ERROR)
     if ray.is_initialized():
         return ray
     address = (address or "local").strip()
     check_reachable(address, options.connect_timeout_s)
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
     try:
-        if address == "local":
-            ray.init(**kwargs)
-        else:
-            ray.init(address=address, **kwargs)
+        with warnings.catch_warnings():
+            # ray.init forks its node processes; lancedb's at-fork hook (when imported) warns in
+            # each forked child, which inherits this filter
+            warnings.filterwarnings("ignore", message="lancedb fork support")
+            if address == "local":
+                ray.init(**kwargs)
+            else:
+                ray.init(address=address, **kwargs)
     except KadrError:
         raise
     except Exception as exc:  # ConnectionError, auth failures, version mismatch ...
@@ -165,6 +176,17 @@ class _IndexWorker:
         return pa.Table.from_pylist(rows, schema=full)
 
 
+def _bound_worker(encoder: Any, video_mode: str) -> type:
+    """An actor class with its arguments baked in (constructor arguments would go through the
+    object store, which Ray warns about for restartable actors)."""
+
+    class IndexWorker(_IndexWorker):
+        def __init__(self):
+            super().__init__(encoder, video_mode)
+
+    return IndexWorker
+
+
 def _only_rows(batch):
     import pyarrow.compute as pc
 
@@ -198,6 +220,7 @@ def add_files_ray(store, encoder, paths: Iterable[str | os.PathLike], *, address
     actors = int(o.actors) or max(1, int(ray.cluster_resources().get("CPU", 2) // 2))
     # the encoder travels by name when it has a registry name the workers can resolve
     spec: Any = encoder if isinstance(encoder, str) else enc
+    worker = _bound_worker(spec, video_mode)
     rounds = [files[a:a + o.round_files] for a in range(0, len(files), o.round_files)]
     bar = track(range(len(files)), total=len(files), desc="indexing (ray)", unit="files", enabled=progress)
     bar_it = iter(bar)
@@ -208,13 +231,15 @@ def add_files_ray(store, encoder, paths: Iterable[str | os.PathLike], *, address
             items.append({"path": str(f), "size": old[0] if old else None, "mtime_ns": old[1] if old else None,
                           "hash": old[2] if old else None})
         ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), len(items) // o.files_per_batch)))
-        out = ds.map_batches(_IndexWorker, fn_constructor_kwargs={"encoder": spec, "video_mode": video_mode},
-                             batch_size=o.files_per_batch, batch_format="pyarrow",
-                             concurrency=min(actors, max(1, -(-len(items) // o.files_per_batch))),
-                             num_cpus=float(o.cpus_per_actor), max_restarts=1, max_task_retries=1)
+        with warnings.catch_warnings():  # Ray 2.60 warns that max_restarts/max_task_retries will move
+            warnings.simplefilter("ignore", DeprecationWarning)
+            out = ds.map_batches(worker, batch_size=o.files_per_batch, batch_format="pyarrow",
+                                 compute=ray.data.ActorPoolStrategy(
+                                     size=min(actors, max(1, -(-len(items) // o.files_per_batch)))),
+                                 num_cpus=float(o.cpus_per_actor), max_restarts=1, max_task_retries=1)
         out = out.materialize()
         status = out.select_columns(["source", STATUS_COLUMN, ERROR_COLUMN]).filter(
-            lambda r: r[STATUS_COLUMN] != "row").take_all()
+            expr=f"{STATUS_COLUMN} != 'row'").take_all()
         seen = {r["source"]: r for r in status}
         indexed = [s for s, r in seen.items() if r[STATUS_COLUMN] == "indexed"]
         rows_ds = out.map_batches(_only_rows, batch_format="pyarrow")
