@@ -146,7 +146,7 @@ class _IndexWorker:
     """A Ray Data actor: one encoder, turns a batch of file records into rows + statuses."""
 
     def __init__(self, encoder: Any, video_mode: str):
-        from kadr.index._encoders import resolve_encoder
+        from kadr.features import resolve_encoder
 
         self.encoder = resolve_encoder(encoder)
         self.mode = parse_video_mode(video_mode)
@@ -200,7 +200,7 @@ def add_files_ray(store, encoder, paths: Iterable[str | os.PathLike], *, address
     """Index ``paths`` into ``store`` on a Ray cluster; same result as
     :func:`kadr.index.indexing.add_files` (see the module doc)."""
     from kadr._progress import track
-    from kadr.index._encoders import resolve_encoder
+    from kadr.features import resolve_encoder
 
     o = options or RayOptions()
     t0 = time.perf_counter()

@@ -182,3 +182,103 @@ def test_worker_death_lists_its_files_and_keeps_the_rest(ray_cluster, tmp_path):
     assert [f["path"] for f in rep.failed] == [str(folder / "red.png")]
     assert "died" in rep.failed[0]["error"]
     assert sorted(rep.added) == sorted(str(folder / f"ok{i}.png") for i in range(4))
+
+
+TWO_NODE_CHILD = textwrap.dedent("""
+    import json, sys, time
+    sys.path.insert(0, {root!r})
+    import ray, ray.cloudpickle as cp
+    from tests.index import conftest
+    cp.register_pickle_by_value(conftest)
+    from kadr.index import Index
+    from kadr.index.ray_indexing import RayOptions, connect
+
+    connect(sys.argv[3], RayOptions())
+    deadline = time.time() + 90
+    while len([n for n in ray.nodes() if n["Alive"]]) < 2 and time.time() < deadline:
+        time.sleep(0.5)  # the worker node registers
+    rep = Index(sys.argv[1], conftest.ThumbEncoder()).add(
+        [sys.argv[2]], ray=sys.argv[3], progress=False,
+        ray_options=RayOptions(actors=2, cpus_per_actor=1, files_per_batch=1))
+    nodes = sorted(n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"])
+    print(json.dumps({{"rows": rep.rows_written, "nodes": nodes}}), flush=True)
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("KADR_RAY_MULTINODE") != "1",
+                    reason="two more Ray nodes cost ~1 min and ~2 GiB: set KADR_RAY_MULTINODE=1 to run")
+def test_two_node_cluster_on_loopback(tmp_path, thumb_encoder):
+    """The multi-node recipe of docs/scale-out.md on one machine: a head on 127.0.0.2 and a
+    worker on 127.0.0.3 (Ray rewrites 127.0.0.1 to the outgoing address, other loopback
+    addresses stay), one CPU each, so the two actors need both nodes."""
+    import json
+    import shutil
+    import socket
+    import tempfile
+
+    from PIL import Image
+
+    ray_bin = Path(sys.executable).with_name("ray")
+    if not ray_bin.exists():
+        pytest.skip("the ray command is not installed")
+    home = tempfile.mkdtemp(prefix="kr2-")
+    env = {**os.environ, "HOME": home, "RAY_USAGE_STATS_ENABLED": "0", "KADR_NO_PROGRESS": "1"}
+    with socket.socket() as s:
+        s.bind(("127.0.0.2", 0))
+        port = s.getsockname()[1]
+    procs = []
+
+    def start(*args):
+        log = open(os.path.join(home, f"start{len(procs)}.log"), "w")
+        p = subprocess.Popen([str(ray_bin), "start", "--block", "--num-cpus=1", "--disable-usage-stats",
+                              *args], env=env, stdout=log, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+        procs.append(p)
+        return p
+
+    try:
+        start("--head", "--include-dashboard=false", "--node-ip-address=127.0.0.2", f"--port={port}",
+              f"--temp-dir={home}/h",
+              "--object-store-memory=100000000")
+        deadline = time.time() + 60
+        while True:
+            try:
+                check_reachable(f"127.0.0.2:{port}", 1.0)
+                break
+            except RayUnavailableError:
+                if time.time() > deadline:
+                    pytest.fail("the head node did not come up in 60 s")
+                time.sleep(0.5)
+        start(f"--address=127.0.0.2:{port}", "--node-ip-address=127.0.0.3", "--object-store-memory=100000000")
+        folder = tmp_path / "imgs"
+        folder.mkdir()
+        rng = np.random.default_rng(0)
+        for i in range(6):
+            Image.fromarray(rng.integers(0, 255, (40, 60, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+        out = subprocess.run([sys.executable, "-c", TWO_NODE_CHILD.format(root=str(ROOT)), str(tmp_path / "db"),
+                              str(folder), f"127.0.0.2:{port}"], env=env, cwd=ROOT, capture_output=True, text=True,
+                             timeout=240)
+        assert out.returncode == 0, out.stderr[-2000:]
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        logs = "".join(Path(home, f"start{i}.log").read_text()[-1500:] for i in range(len(procs)))
+        assert res == {"rows": 6, "nodes": ["127.0.0.2", "127.0.0.3"]}, logs
+        local = Index(tmp_path / "local", thumb_encoder)
+        local.add(folder, progress=False)
+        a, b = _by_id(local), _by_id(Index(tmp_path / "db", thumb_encoder))
+        assert a.keys() == b.keys()
+        for k in a:
+            np.testing.assert_allclose(a[k]["vector"], b[k]["vector"], atol=1e-6)
+    finally:
+        # teardown by PID (the process group each `ray start --block` leads), never `ray stop`
+        for p in reversed(procs):
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+        shutil.rmtree(home, ignore_errors=True)
