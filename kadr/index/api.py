@@ -104,11 +104,13 @@ class Index:
                     st = t.index_stats(ix.name)
                     ann = {"type": str(getattr(ix, "index_type", "")), "indexed_rows": int(st.num_indexed_rows),
                            "unindexed_rows": int(st.num_unindexed_rows), **self.store.ann_params(at.num_rows, int(info["dim"]))}
+            side = self.store.sidecar_info(enc)
             out["tables"].append({
                 "encoder": enc, "table": info["table"], "dim": int(info["dim"]), "rows": at.num_rows,
                 "files": len(set(at.column("source").to_pylist())),
                 "videos": len({v for v in at.column("video").to_pylist() if v}), "kinds": kinds,
-                "search": "ann (IVF-SQ)" if ann else "exact", "ann_index": ann, "version": int(t.version),
+                "search": ("ann (IVF-SQ, FAISS sidecar)" if side else "ann (IVF-SQ)") if ann else "exact",
+                "ann_index": ann, "faiss_sidecar": side, "version": int(t.version),
             })
         out["disk_bytes"] = sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
         return out

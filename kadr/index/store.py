@@ -321,6 +321,20 @@ class Store:
             sc.sync(t, nlist=p["num_partitions"], retrain_growth=self.options.retrain_growth, persist=persist)
         return sc
 
+    def sidecar_info(self, encoder: str) -> dict[str, Any] | None:
+        """The persisted FAISS sidecar's facts (table version, rows, partitions...) or None."""
+        from kadr.index.faiss_sidecar import SIDECAR_DIR
+
+        info = self.encoders().get(encoder)
+        p = self.path / SIDECAR_DIR / info["table"] / "meta.json" if info else None
+        if p is None or not p.exists():
+            return None
+        try:
+            meta = json.loads(p.read_text())
+        except (OSError, ValueError):
+            return None
+        return {k: meta.get(k) for k in ("table_version", "rows", "nlist", "trained_rows", "dead", "quantizer")}
+
     def _faiss_search(self, sc, encoder: str, q: np.ndarray, k: int, where: str | None) -> list[dict[str, Any]]:
         t = self.table(encoder)
         o = self.options
