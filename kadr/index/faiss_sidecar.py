@@ -184,7 +184,8 @@ class FaissSidecar:
     # ---- build / update ------------------------------------------------------------------
     def sync(self, table: Any, *, nlist: int, retrain_growth: float, persist: bool) -> str:
         """Bring the sidecar to ``table.version``. Returns ``ok`` (already current), ``updated``
-        (rows added/removed in place) or ``built`` (trained and filled from a scan)."""
+        (rows added/removed in place), ``refilled`` (same training, filled again from a scan:
+        the row ids changed) or ``built`` (trained and filled from a scan)."""
         version = int(table.version)
         if self.ivf is None:
             self.load()
@@ -202,8 +203,9 @@ class FaissSidecar:
         dead = int(self.meta.get("dead", 0)) + len(gone)
         stored = len(self._lookup_ids) + len(new)
         if dead > self.options.max_dead_share * max(1, stored):
-            self.build(table, nlist=nlist, persist=persist)
-            return "built"
+            # mostly new row ids (compaction rewrites them all): refill, keep the training
+            self.build(table, nlist=nlist, persist=persist, keep_training=True)
+            return "refilled"
         faiss = _faiss()
         if len(gone):
             self.ivf.remove_ids(faiss.IDSelectorBatch(gone))
@@ -244,9 +246,10 @@ class FaissSidecar:
         self._alive = np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
         return self._alive
 
-    def build(self, table: Any, *, nlist: int, persist: bool) -> None:
+    def build(self, table: Any, *, nlist: int, persist: bool, keep_training: bool = False) -> None:
         """Train on a sample and fill from a scan of the table (memory: one read batch plus the
-        SQ8 codes; the vectors go straight into a memory-mapped file)."""
+        SQ8 codes; the vectors go straight into a memory-mapped file). ``keep_training``:
+        reuse the current centroids and quantiser ranges (same vectors under new row ids)."""
         faiss = _faiss()
         o = self.options
         n = int(table.count_rows())
@@ -270,19 +273,26 @@ class FaissSidecar:
         if at != n:
             raise InputError("the table changed while the FAISS sidecar was being built; run it again")
         vecs = np.load(vec_path, mmap_mode="r")
-        nlist = int(max(1, min(nlist, n)))
-        quant = faiss.IndexFlatIP(self.dim)
-        ivf = faiss.IndexIVFScalarQuantizer(quant, self.dim, nlist, faiss.ScalarQuantizer.QT_8bit,
-                                            faiss.METRIC_INNER_PRODUCT)
-        rng = np.random.default_rng(0)
-        sample = np.sort(rng.choice(n, min(n, max(o.train_per_partition * nlist, 20_000)), replace=False))
-        ivf.train(np.ascontiguousarray(vecs[sample]))
+        trained_rows = n
+        if keep_training and self.ivf is not None:
+            ivf = self.ivf
+            ivf.reset()
+            nlist = int(ivf.nlist)
+            trained_rows = int(self.meta.get("trained_rows", n))
+        else:
+            nlist = int(max(1, min(nlist, n)))
+            quant = faiss.IndexFlatIP(self.dim)
+            ivf = faiss.IndexIVFScalarQuantizer(quant, self.dim, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                                faiss.METRIC_INNER_PRODUCT)
+            rng = np.random.default_rng(0)
+            sample = np.sort(rng.choice(n, min(n, max(o.train_per_partition * nlist, 20_000)), replace=False))
+            ivf.train(np.ascontiguousarray(vecs[sample]))
         for a in range(0, n, o.read_batch):
             ivf.add_with_ids(np.ascontiguousarray(vecs[a:a + o.read_batch]), ids[a:a + o.read_batch])
         np.save(tmp / "seg-000.ids.npy", ids)
         order = np.argsort(ids)
         self.ivf = ivf
-        self.meta = {"table_version": int(table.version), "rows": n, "trained_rows": n, "nlist": nlist,
+        self.meta = {"table_version": int(table.version), "rows": n, "trained_rows": trained_rows, "nlist": nlist,
                      "dim": self.dim, "dead": 0, "segments": ["seg-000"], "metric": "cosine", "quantizer": "SQ8"}
         self._alive = ids[order]
         self._filters.clear()

@@ -434,3 +434,4 @@ class Store:
             t.optimize()
         except Exception as exc:  # compaction is an optimisation only; the data is safe
             warnings.warn(f"compaction of {encoder!r} failed ({exc}); searches still work", KadrWarning, stacklevel=2)
+        self._sync_sidecar(encoder, persist=True)  # compaction moved the version (and the row ids)

@@ -105,6 +105,7 @@ def test_follows_the_table_version(store):
     st.table("t").optimize()
     assert int(st.search("t", new[1], k=1)[0].id) == 3001
     assert all(int(h.id) >= 100 for h in st.search("t", x[50], k=K))
+    assert st._sidecars["t"].meta["trained_rows"] == 3000  # refilled or updated, not retrained
     # grown past retrain_growth x: retrained
     _add(st, _data(3500, seed=9), 4000)
     st.maintain("t")
