@@ -11,7 +11,8 @@ partitions, quantiser, probes and refine (``benchmarks/results/search.md``).
 Files, in ``<db>/kadr_faiss/<table>/``:
 
 * ``ivf.faiss`` — the ``IndexIVFScalarQuantizer`` (QT_8bit, METRIC_INNER_PRODUCT) whose ids
-  are LanceDB row ids (``_rowid``: fragment id << 32 | offset, never reused by a table);
+  are dense *slots* 0..N-1 over the stored vectors, mapped to LanceDB row ids (``_rowid``:
+  fragment id << 32 | offset, never reused by a table) by the segments' id files;
 * ``seg-NNN.npy`` + ``seg-NNN.ids.npy`` — the float32 vectors (memory-mapped, for the refine
   step and exact search of small filtered subsets) and their row ids, appended per update;
 * ``meta.json`` — table version, row count, partitions, rows at training, dead rows.
@@ -27,7 +28,8 @@ table ahead of the files updates its in-memory copy only.
 Filters: ``where`` is evaluated by LanceDB (the row ids of the matching rows, cached per
 table version and filter text). A filter that keeps at most ``exact_max_rows`` rows is
 searched exactly on those rows' vectors (no recall loss, cost linear in the kept rows, no
-cliff); larger ones go through the IVF lists with an ``IDSelectorBatch``.
+cliff); larger ones go through the IVF lists with an ``IDSelectorBitmap`` over the slots
+(one bit per row: cheaper per probed vector than FAISS's hashed ``IDSelectorBatch``).
 
 Memory: D bytes per row in RAM (the SQ8 codes) plus the memory-mapped float32 vectors
 (4·D bytes per row on disk, paged in as the refine step touches them).
@@ -118,9 +120,10 @@ class FaissSidecar:
         self.meta: dict[str, Any] = {}
         self.ivf = None
         self._segments: list[tuple[np.ndarray, np.ndarray]] = []  # (vectors memmap, row ids)
+        self._slot_rowid = np.zeros(0, np.int64)  # IVF id (slot) -> LanceDB row id
+        self._seg_start = np.zeros(1, np.int64)  # first slot of each segment
         self._lookup_ids = np.zeros(0, np.int64)  # sorted row ids of every stored vector
-        self._lookup_seg = np.zeros(0, np.int32)
-        self._lookup_pos = np.zeros(0, np.int64)
+        self._lookup_pos = np.zeros(0, np.int64)  # ... and their slots
         self._filters: OrderedDict[str, tuple[np.ndarray, Any, np.ndarray | None]] = OrderedDict()
 
     # ---- state ---------------------------------------------------------------------------
@@ -152,34 +155,46 @@ class FaissSidecar:
         return True
 
     def _rebuild_lookup(self) -> None:
+        """Slots: the IVF ids are dense positions 0..N-1 over the stored vectors (segment after
+        segment), so a filter is a bitmap; ``_slot_rowid`` maps them back to LanceDB row ids."""
         ids = [s[1] for s in self._segments]
         if not ids:
+            self._slot_rowid = np.zeros(0, np.int64)
+            self._seg_start = np.zeros(1, np.int64)
             self._lookup_ids = np.zeros(0, np.int64)
-            self._lookup_seg = np.zeros(0, np.int32)
             self._lookup_pos = np.zeros(0, np.int64)
             return
-        all_ids = np.concatenate(ids)
-        seg = np.concatenate([np.full(len(x), i, np.int32) for i, x in enumerate(ids)])
-        pos = np.concatenate([np.arange(len(x), dtype=np.int64) for x in ids])
-        order = np.argsort(all_ids, kind="stable")
-        self._lookup_ids, self._lookup_seg, self._lookup_pos = all_ids[order], seg[order], pos[order]
+        self._slot_rowid = np.concatenate(ids).astype(np.int64, copy=False)
+        self._seg_start = np.concatenate([[0], np.cumsum([len(x) for x in ids])]).astype(np.int64)
+        order = np.argsort(self._slot_rowid, kind="stable")
+        self._lookup_ids, self._lookup_pos = self._slot_rowid[order], order.astype(np.int64)
 
-    def vectors(self, row_ids: np.ndarray) -> np.ndarray:
-        """float32 (n, D) stored vectors of ``row_ids`` (each must be in the sidecar)."""
+    def slots(self, row_ids: np.ndarray) -> np.ndarray:
+        """Slots (IVF ids) of LanceDB ``row_ids`` (each must be in the sidecar)."""
         row_ids = np.asarray(row_ids, np.int64)
-        at = np.searchsorted(self._lookup_ids, row_ids)
-        at = np.minimum(at, len(self._lookup_ids) - 1)
-        if len(row_ids) and not np.array_equal(self._lookup_ids[at], row_ids):
+        if not len(row_ids):
+            return np.zeros(0, np.int64)
+        at = np.minimum(np.searchsorted(self._lookup_ids, row_ids), len(self._lookup_ids) - 1)
+        if not np.array_equal(self._lookup_ids[at], row_ids):
             raise InputError("the FAISS sidecar does not hold some rows of the table; rebuild it with "
                              "`kadr index add` (or Store.maintain)")
-        seg, pos = self._lookup_seg[at], self._lookup_pos[at]
+        return self._lookup_pos[at]
+
+    def slot_vectors(self, slots: np.ndarray) -> np.ndarray:
+        """float32 (n, D) stored vectors of ``slots``."""
+        slots = np.asarray(slots, np.int64)
         if len(self._segments) == 1:
-            return np.asarray(self._segments[0][0][pos], np.float32)
-        out = np.empty((len(row_ids), self.dim), np.float32)
-        for s in np.unique(seg):
-            m = seg == s
-            out[m] = self._segments[int(s)][0][pos[m]]
+            return np.asarray(self._segments[0][0][slots], np.float32)
+        seg = np.searchsorted(self._seg_start, slots, side="right") - 1
+        out = np.empty((len(slots), self.dim), np.float32)
+        for k in np.unique(seg):
+            m = seg == k
+            out[m] = self._segments[int(k)][0][slots[m] - self._seg_start[k]]
         return out
+
+    def vectors(self, row_ids: np.ndarray) -> np.ndarray:
+        """float32 (n, D) stored vectors of LanceDB ``row_ids``."""
+        return self.slot_vectors(self.slots(row_ids))
 
     # ---- build / update ------------------------------------------------------------------
     def sync(self, table: Any, *, nlist: int, retrain_growth: float, persist: bool) -> str:
@@ -208,10 +223,11 @@ class FaissSidecar:
             return "refilled"
         faiss = _faiss()
         if len(gone):
-            self.ivf.remove_ids(faiss.IDSelectorBatch(gone))
+            self.ivf.remove_ids(faiss.IDSelectorBatch(self.slots(gone)))
         name = None
         if len(new):
             vecs = _take_vectors(table, new, self.dim)
+            first = int(self._seg_start[-1])
             if persist:
                 name = f"seg-{len(self.meta['segments']):03d}"
                 np.save(self.folder / f"{name}.npy", vecs)
@@ -219,7 +235,7 @@ class FaissSidecar:
                 self._segments.append((np.load(self.folder / f"{name}.npy", mmap_mode="r"), new))
             else:
                 self._segments.append((vecs, new))
-            self.ivf.add_with_ids(vecs, new)
+            self.ivf.add_with_ids(vecs, np.arange(first, first + len(new), dtype=np.int64))
             self._rebuild_lookup()
         self.meta.update(table_version=version, rows=len(current), dead=dead)
         if name:
@@ -243,7 +259,8 @@ class FaissSidecar:
             sz = inv.list_size(li)
             if sz:
                 parts.append(faiss.rev_swig_ptr(inv.get_ids(li), sz).copy())
-        self._alive = np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+        slots = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        self._alive = np.sort(self._slot_rowid[slots])
         return self._alive
 
     def build(self, table: Any, *, nlist: int, persist: bool, keep_training: bool = False) -> None:
@@ -288,7 +305,8 @@ class FaissSidecar:
             sample = np.sort(rng.choice(n, min(n, max(o.train_per_partition * nlist, 20_000)), replace=False))
             ivf.train(np.ascontiguousarray(vecs[sample]))
         for a in range(0, n, o.read_batch):
-            ivf.add_with_ids(np.ascontiguousarray(vecs[a:a + o.read_batch]), ids[a:a + o.read_batch])
+            ivf.add_with_ids(np.ascontiguousarray(vecs[a:a + o.read_batch]),
+                             np.arange(a, min(n, a + o.read_batch), dtype=np.int64))
         np.save(tmp / "seg-000.ids.npy", ids)
         order = np.argsort(ids)
         self.ivf = ivf
@@ -323,16 +341,21 @@ class FaissSidecar:
 
     # ---- search --------------------------------------------------------------------------
     def _filter(self, table: Any, where: str, exact_max_rows: int) -> tuple[np.ndarray, Any, np.ndarray | None]:
-        """(row ids, IDSelector or None, vectors for the exact path or None) of ``where``."""
+        """(slots, IDSelector or None, vectors for the exact path or None) of ``where``."""
         hit = self._filters.get(where)
         if hit is not None:
             self._filters.move_to_end(where)
             return hit
-        ids = _row_ids(table, where)
-        if len(ids) <= exact_max_rows:
-            entry = (ids, None, self.vectors(ids))
-        else:
-            entry = (ids, _faiss().IDSelectorBatch(ids), None)
+        slots = np.sort(self.slots(_row_ids(table, where)))
+        if len(slots) <= exact_max_rows:
+            entry = (slots, None, self.slot_vectors(slots))
+        else:  # one bit per slot (FAISS reads bit i & 7 of byte i >> 3)
+            mask = np.zeros(len(self._slot_rowid), bool)
+            mask[slots] = True
+            bits = np.packbits(mask, bitorder="little")
+            sel = _faiss().IDSelectorBitmap(len(mask), _faiss().swig_ptr(bits))
+            sel._kadr_bits = bits  # FAISS keeps a pointer: the array must live as long as the selector
+            entry = (slots, sel, None)
         self._filters[where] = entry
         while len(self._filters) > self.options.filter_cache:
             self._filters.popitem(last=False)
@@ -340,17 +363,17 @@ class FaissSidecar:
 
     def search(self, table: Any, query: np.ndarray, k: int, *, nprobes: int, refine_factor: int,
                where: str | None = None, exact_max_rows: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
-        """(row ids, cosine scores) of the top ``k``, best first. ``query``: unit (D,) float32."""
+        """(LanceDB row ids, cosine scores) of the top ``k``, best first. ``query``: unit (D,) float32."""
         faiss = _faiss()
         q = np.ascontiguousarray(np.asarray(query, np.float32).reshape(1, -1))
         sel = None
         if where:
-            ids, sel, exact_vecs = self._filter(table, where, exact_max_rows)
+            slots, sel, exact_vecs = self._filter(table, where, exact_max_rows)
             if exact_vecs is not None:  # small subset: exact on its vectors
                 s = _dot(exact_vecs, q[0])
                 top = np.argsort(-s)[:k] if len(s) <= k else np.argpartition(-s, k)[:k]
                 top = top[np.argsort(-s[top], kind="stable")]
-                return ids[top], s[top]
+                return self._slot_rowid[slots[top]], s[top]
         kk = int(k) * max(1, int(refine_factor))
         params = faiss.SearchParametersIVF(nprobe=int(nprobes), sel=sel) if sel is not None \
             else faiss.SearchParametersIVF(nprobe=int(nprobes))
@@ -358,6 +381,6 @@ class FaissSidecar:
         cand = cand[0][cand[0] >= 0]
         if not len(cand):
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        s = _dot(self.vectors(cand), q[0])  # the refine step: exact cosine of the candidates
+        s = _dot(self.slot_vectors(cand), q[0])  # the refine step: exact cosine of the candidates
         top = np.argsort(-s, kind="stable")[:k]
-        return cand[top], s[top]
+        return self._slot_rowid[cand[top]], s[top]
