@@ -347,10 +347,9 @@ class Store:
             raise
         if not len(ids):
             return []
-        cols = [c for c in META_COLUMNS if c not in ("added_at",)]
-        at = t.take_row_ids([int(i) for i in ids]).with_row_id().select(cols).to_arrow().to_pylist()
-        by_id = {int(r["_rowid"]): r for r in at}
-        return [{**by_id[int(i)], "_distance": 1.0 - float(s)} for i, s in zip(ids, scores) if int(i) in by_id]
+        cols = ["id", "source", "kind", "video", "frame_index", "time", "shot_index", "width", "height"]
+        rows = sc.hit_rows(t, ids, cols)
+        return [{**r, "_distance": 1.0 - float(s)} for r, s in zip(rows, scores) if r is not None]
 
     @staticmethod
     def ann_params(n: int, dim: int) -> dict[str, Any]:

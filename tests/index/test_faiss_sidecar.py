@@ -81,8 +81,12 @@ def test_same_results_as_lance_engine(store):
     st, x = store
     ln = Store(st.path, options=StoreOptions(exact_max_rows=400, engine="lance"))
     q = x[5]
-    assert [h.id for h in st.search("t", q, k=5)] == [h.id for h in ln.search("t", q, k=5)]
+    hits = st.search("t", q, k=5)
+    assert [h.id for h in hits] == [h.id for h in ln.search("t", q, k=5)]
     assert ln._sidecars == {}
+    # hit metadata through one LanceDB take per query instead of the in-memory copy
+    st._sidecars["t"].options.meta_cache_max_rows = 0
+    assert [h.to_dict() for h in st.search("t", q, k=5)] == [h.to_dict() for h in hits]
 
 
 def test_follows_the_table_version(store):
