@@ -532,6 +532,7 @@ def check_port_free(host: str, port: int) -> None:
 
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: TIME_WAIT is not "in use"
     try:
         s.bind((host, int(port)))
     except OSError as exc:

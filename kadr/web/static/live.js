@@ -25,6 +25,7 @@
       kadr.el("span", {class: "what", text: (ev.kind === "db" ? "database: " : "") + what}),
       ev.behind ? kadr.el("span", {class: "error", text: "behind"}) : null);
   }
+  if (list.dataset.source !== "yes") { $("conn").textContent = "not connected: this server has no event source"; return; }
   const es = new EventSource("/api/events");
   es.onopen = () => { $("dot").classList.add("live"); $("conn").textContent = "connected; events appear as they happen"; };
   es.onerror = () => { $("dot").classList.remove("live"); $("conn").textContent = "reconnecting…"; };
