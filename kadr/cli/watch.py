@@ -24,7 +24,7 @@ examples:
 
 def add_arguments(parser) -> None:
     from kadr._options import add_options
-    from kadr.index.watch import WatchOptions
+    from kadr.stream import WatchOptions
 
     parser.add_argument("source", help="video file, '-' (encoded video on stdin), rtsp:// / http(s):// URL, "
                                        "/dev/videoN or webcam:N")
@@ -47,23 +47,25 @@ def run(args):
     from kadr.cli._output import print_json_line, to_jsonable
     from kadr.errors import InputError, KadrWarning
     from kadr.index._encoders import DEFAULT_ENCODER, resolve_encoder
-    from kadr.index.watch import Watcher, WatchOptions
+    from kadr.stream import Watcher, WatchOptions
     from kadr.io.images import load_image
 
     if not args.query and not args.db:
         raise InputError("give what to look for: --query IMG (repeatable) and/or --db DIR")
     opts = options_from_args(WatchOptions, args)
     queries = [load_image(q) for q in args.query]  # unreadable queries fail before the model loads
-    index = None
+    references = None
     if args.db:
         from kadr.index import Index
+        from kadr.index.watch import IndexReferences
 
         index = Index(args.db, args.model, create=False)
         index._check_table()
         encoder = index.encoder
+        references = IndexReferences(index)
     else:
         encoder = resolve_encoder(args.model or DEFAULT_ENCODER)
-    w = Watcher(encoder, queries=queries, names=[Path(q).name for q in args.query], index=index, options=opts)
+    w = Watcher(encoder, queries=queries, names=[Path(q).name for q in args.query], references=references, options=opts)
     events = []
     warned = False
     for ev in w.events(args.source, realtime=args.realtime):

@@ -71,14 +71,18 @@ def hog(image: np.ndarray, *, cell: int = 8, block: int = 2, bins: int = 9) -> n
         raise ShapeError(f"image {img.shape[1]}x{img.shape[0]} is too small for {block}x{block} blocks of "
                          f"{cell}-pixel cells; use a larger image or smaller cell/block")
     gy, gx = gradients(img)
-    mag = np.hypot(gy, gx)
-    ang = np.rad2deg(np.arctan2(gy, gx)) % 180.0
+    # float64 on purpose: integer gradients put many angles exactly on a bin edge (45 and 135
+    # degrees are edges for 12 bins), and float32 atan2 (numpy >= 2 SIMD) returns 44.999996 for
+    # atan2(k, k), which would drop the pixel into the bin below the mathematically correct one.
+    gy64, gx64 = gy.astype(np.float64), gx.astype(np.float64)
+    mag = np.hypot(gy64, gx64)
+    ang = np.rad2deg(np.arctan2(gy64, gx64)) % 180.0
     b = np.minimum((ang / (180.0 / bins)).astype(np.int64), bins - 1)
     h, w = ncy * cell, ncx * cell
     rows = (np.arange(h) // cell)[:, None]
     cols = (np.arange(w) // cell)[None, :]
     idx = (rows * ncx + cols) * bins + b[:h, :w]
-    hist = np.bincount(idx.ravel(), weights=mag[:h, :w].ravel().astype(np.float64), minlength=ncy * ncx * bins)
+    hist = np.bincount(idx.ravel(), weights=mag[:h, :w].ravel(), minlength=ncy * ncx * bins)
     hist = hist.reshape(ncy, ncx, bins) / (cell * cell)
     win = np.lib.stride_tricks.sliding_window_view(hist, (block, block), axis=(0, 1))  # (by, bx, bins, block, block)
     blocks = win.transpose(0, 1, 3, 4, 2).reshape(win.shape[0], win.shape[1], -1)

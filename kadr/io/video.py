@@ -383,13 +383,29 @@ class VideoReader:
         return self
 
     def read(self, *, time: float | None = None, frame: int | None = None) -> Frame:
-        """Return the single frame at ``frame`` index or at ``time`` seconds."""
+        """Return the single frame at ``frame`` index, or the frame **displayed** at ``time``
+        seconds: the last frame whose presentation time is <= ``time`` (a frame stays on
+        screen until the next one's PTS; correct on VFR). A time after the last frame's display
+        interval (its PTS plus the median frame duration) has no frame."""
         self.seek(time=time, frame=frame)
-        for f in self._iter(Sampling()):
-            return f
-        where = f"frame {frame}" if frame is not None else f"{time} s"
         n = len(self.pts_table())
-        raise InputError(f"{self.name} has no frame at {where} (it has {n} frames)")
+        past = (frame is not None and frame >= n) or (time is not None and (not n or time >= self._display_end()))
+        if not past:
+            if time is not None:
+                self._seek_target = ("shown", float(time))
+            for f in self._iter(Sampling()):
+                return f
+        self._seek_target = None
+        where = f"frame {frame}" if frame is not None else f"{time} s"
+        end = f", {self._display_end():.3f} s long" if n else ""
+        raise InputError(f"{self.name} has no frame at {where} (it has {n} frames{end})")
+
+    def _display_end(self) -> float:
+        """Seconds at which the last frame leaves the screen: its time + the median frame step."""
+        table = self.pts_table()
+        step = float(np.median(np.diff(table))) if len(table) > 1 else (1 / (self.fps or 25.0)) / self.time_base
+        start = self._start_pts if self._start_pts is not None else table[0]
+        return (table[-1] + step - start) * self.time_base
 
     # ---- iteration ----------------------------------------------------------------
     def __iter__(self) -> Iterator[Frame]:
@@ -412,6 +428,10 @@ class VideoReader:
             if target[1] >= len(table):
                 return (table[-1] + 1 if table else 0), len(table)
             idx = target[1]
+        elif target[0] == "shown":  # the last frame with PTS <= t (the one on screen at t)
+            start = self._start_pts if self._start_pts is not None else (table[0] if table else 0)
+            want = start + target[1] / self.time_base
+            idx = max(0, bisect.bisect_right(table, want + 1e-6 / self.time_base) - 1)
         else:
             start = self._start_pts or 0
             want = start + target[1] / self.time_base
