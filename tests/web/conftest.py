@@ -227,19 +227,23 @@ def artifacts(tmp_path_factory):
     return d
 
 
+#: the screenshots the README shows (docs/web-NAME.png)
+README_PICTURES = ("search", "video", "duplicates", "live")
+
+
 def save_screenshot(page, artifacts: Path, name: str) -> Path:
     """Full-page PNG into the artifacts; also into $KADR_WEB_SCREENSHOTS (the README's docs/
     pictures, regenerated from the demo data) when that is set."""
     p = artifacts / f"{name}.png"
     page.screenshot(path=str(p), full_page=True)
     docs = os.environ.get("KADR_WEB_SCREENSHOTS")
-    if docs:
+    if docs and name in README_PICTURES:
         from PIL import Image
 
         Path(docs).mkdir(parents=True, exist_ok=True)
         im = Image.open(p).convert("RGB")
         im.thumbnail((1000, 1400))
-        im.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(Path(docs) / f"web-{name}.png", optimize=True)
+        im.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(Path(docs) / f"web-{name}.png", optimize=True)
     return p
 
 

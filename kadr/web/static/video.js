@@ -58,6 +58,23 @@
           return c;
         })));
     } else box.replaceChildren(kadr.el("span", {class: "muted", text: "no shots: this video has neither an analysis nor indexed keyframes"}));
+    // a film strip under the timeline: each shot's first keyframe, placed and sized like its bar
+    const tl = document.querySelector("#timeline svg");
+    if (tl && v.analysis && v.analysis.frames) {
+      const W = parseFloat(tl.getAttribute("width")), pad = 8, w = W - 2 * pad, n = v.analysis.frames;
+      const strip = kadr.el("div", {id: "strip", class: "strip"});
+      strip.style.width = W + "px";
+      for (const s of shots) {
+        const k = s.keyframes[0];
+        if (!k) continue;
+        const x = pad + w * s.start_frame / n, bw = Math.max(24, w * (s.end_frame - s.start_frame) / n - 2);
+        const img = kadr.el("img", {src: k.thumbnail_url, alt: "shot " + s.index, title: "shot " + s.index + ": play",
+          onclick: () => seek(s.start_time, true)});
+        img.style.left = x + "px"; img.style.width = bw + "px";
+        strip.append(img);
+      }
+      tl.after(strip);
+    }
     // the timeline's shot bars link to #shotN: play from that shot
     for (const a of document.querySelectorAll("#timeline a")) {
       a.addEventListener("click", (e) => {
@@ -81,13 +98,26 @@
     const n = sim.keyframes.length;
     if (!n || !sim.matrix.length) { info.textContent = "no keyframes to compare" + (sim.encoder ? "" : " (needs a database)"); cv.hidden = true; return; }
     const cell = Math.max(4, Math.min(48, Math.floor(560 / n)));
-    cv.width = cv.height = n * cell;
+    // thumbnails along both axes when cells are big enough to show them
+    const thumbs = cell >= 20 && sim.keyframes.every((k) => k.thumbnail_url);
+    const m = thumbs ? cell + 4 : 0;
+    cv.width = cv.height = m + n * cell;
     const g = cv.getContext("2d");
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-      g.fillStyle = colour(sim.matrix[i][j]); g.fillRect(j * cell, i * cell, cell, cell);
+      g.fillStyle = colour(sim.matrix[i][j]); g.fillRect(m + j * cell, m + i * cell, cell, cell);
     }
-    info.textContent = n + " keyframes · cosine similarity of their " + sim.encoder + " embeddings (0 dark … 1 yellow); hover for values, click to play";
-    const at = (e) => { const r = cv.getBoundingClientRect(); return [Math.floor((e.clientY - r.top) / cell), Math.floor((e.clientX - r.left) / cell)]; };
+    if (thumbs) sim.keyframes.forEach((k, i) => {
+      const im = new Image();
+      im.onload = () => {
+        const s = Math.min(im.width, im.height), sx = (im.width - s) / 2, sy = (im.height - s) / 2;
+        g.drawImage(im, sx, sy, s, s, 0, m + i * cell, cell, cell);
+        g.drawImage(im, sx, sy, s, s, m + i * cell, 0, cell, cell);
+      };
+      im.src = k.thumbnail_url;
+    });
+    info.textContent = n + " keyframes in time order · cosine similarity of their " + sim.encoder +
+      " embeddings (dark 0 … yellow 1); hover for values, click a row to play that keyframe";
+    const at = (e) => { const r = cv.getBoundingClientRect(); return [Math.floor((e.clientY - r.top - m) / cell), Math.floor((e.clientX - r.left - m) / cell)]; };
     cv.addEventListener("mousemove", (e) => {
       const [i, j] = at(e);
       if (i >= 0 && j >= 0 && i < n && j < n) {
