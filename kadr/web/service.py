@@ -103,13 +103,10 @@ class Library:
         the table carries text vectors)."""
         if self.index is None:
             return False
-        has = getattr(self.index, "has_text", None)
-        if callable(has):
-            try:
-                return bool(has())
-            except KadrError:
-                return False
+        cols = getattr(self.index.store, "has_text_columns", None)  # issue 13: semantic text columns
         try:
+            if callable(cols) and cols(self.index.encoder_name):
+                return True
             return bool(self.index.encoder.supports_text)
         except KadrError:
             return False
@@ -247,21 +244,29 @@ class Library:
         for rid in q.id:
             vecs.append(np.asarray(self._row(rid, ["vector"])["vector"], np.float32))
         pics = [self.decode_upload(b) for b in q.images]
-        frames = [self._frame(ref) for ref in q.frame if ref and ref.strip()]
-        if pics or frames or texts:
+        frames = [self._frame_ref(ref) for ref in q.frame if ref and ref.strip()]
+        if texts and not self._encoder_has_text():
+            # the table's own text columns (issue 13's semantic search): the index combines them
+            if vecs:
+                raise InputError("on this table a text query cannot be combined with an item id or an earlier "
+                                 "upload; combine it with an uploaded image or a frame, or search without the text")
             with self._enc_lock:
-                emb = idx.embed_queries(list(pics) + frames, texts=texts)
-            n_img = len(pics)
-            for i, b in enumerate(q.images):  # remember uploads so the URL can point at them
-                h = hashlib.blake2b(b, digest_size=10).hexdigest()
-                self._remember_upload(h, emb[len(texts) + i] if texts else emb[i])
-                uploads.append(h)
-            vecs.extend(list(emb))
-            del n_img
-        if not vecs:
-            raise InputError("give a query: an image (upload, drop or paste), a frame (clip.mp4@12.5s), "
-                             "a text, or an item id")
-        hits = idx.search(vector=np.stack(vecs), k=k, where=where, min_score=min_score, combine=q.combine)
+                hits = idx.search(images=pics, text=texts, frame=frames, k=k, where=where, min_score=min_score,
+                                  combine=q.combine)
+                emb = idx.embed_queries(pics) if pics else np.zeros((0, 1), np.float32)
+            for b, v in zip(q.images, emb):
+                uploads.append(self._remember_upload(b, v))
+        else:
+            if pics or frames or texts:
+                with self._enc_lock:
+                    emb = idx.embed_queries(pics, texts=texts, frames=frames)  # rows: texts, then pictures
+                for i, b in enumerate(q.images):  # remember uploads so a URL can point at them
+                    uploads.append(self._remember_upload(b, emb[len(texts) + i]))
+                vecs.extend(list(emb))
+            if not vecs:
+                raise InputError("give a query: an image (upload, drop or paste), a frame (clip.mp4@12.5s), "
+                                 "a text, or an item id")
+            hits = idx.search(vector=np.stack(vecs), k=k, where=where, min_score=min_score, combine=q.combine)
         results = [self._decorate(h.to_dict()) for h in hits]
         return {"results": results, "k": k, "encoder": idx.encoder_name, "metric": "cosine", "where": where,
                 "min_score": min_score, "combine": q.combine,
@@ -269,26 +274,30 @@ class Library:
                             "images": len(q.images)},
                 "took_ms": round(1000 * (time.perf_counter() - t_start), 2)}
 
-    def _remember_upload(self, h: str, v: np.ndarray) -> None:
+    def _remember_upload(self, data: bytes, v: np.ndarray) -> str:
+        """Keep an upload's vector (bounded LRU) under a key a URL can carry; returns the key."""
+        h = hashlib.blake2b(data, digest_size=10).hexdigest()
         with self._cache_lock:
             self._uploads[h] = np.asarray(v, np.float32)
             self._uploads.move_to_end(h)
             while len(self._uploads) > 256:
                 self._uploads.popitem(last=False)
+        return h
 
-    def _frame(self, ref: str) -> np.ndarray:
-        """The picture of ``clip.mp4@12.5s`` / ``clip.mp4@#300`` for a listed video only."""
+    def _encoder_has_text(self) -> bool:
+        return bool(getattr(self._need_index().encoder, "supports_text", False))
+
+    def _frame_ref(self, ref: str) -> str:
+        """``clip.mp4@12.5s`` / ``clip.mp4@#300`` with the path resolved to a listed video
+        (full path or a unique file name); anything else is refused."""
         from kadr.io.timecode import split_frame_ref
-        from kadr.io.video import VideoReader
 
         parts = split_frame_ref(ref.strip())
         if parts is None:
             raise InputError(f"bad frame reference {ref!r}; use clip.mp4@12.5s (time) or clip.mp4@#300 (frame)")
         path, what, value = parts
         p = self.catalog.resolve_video(path)
-        with VideoReader(p) as r:
-            f = r.read(time=value) if what == "time" else r.read(frame=int(value))
-            return f.image
+        return f"{p}@#{int(value)}" if what == "frame" else f"{p}@{float(value)!r}"
 
     # ---- thumbnails and files --------------------------------------------------------------
     def thumbnail(self, row_id: str) -> bytes:
