@@ -9,7 +9,7 @@ DESCRIPTION = """Starts a small web server (default http://127.0.0.1:8750/) with
   /search      query by image (file picker, drag and drop, paste), by a video frame
                (clip.mp4@12.5s), by text (tables with text vectors), combined; k, min score
                and filters live in the URL
-  /videos      every indexed or analysed video; /video/ID: the analysis of `kadr analyze`
+  /videos      every indexed or analysed video; /video/ID: the analysis of `kadr analyse`
                (shot timeline, boundary score, keyframes with labels), a player that starts
                at a shot or hit, "find similar", the keyframe similarity heat map
   /duplicates  `kadr dedup` groups: duplicates apart from merely similar items
@@ -35,10 +35,12 @@ def add_arguments(parser) -> None:
     from kadr._options import add_options
     from kadr.web.service import ServeOptions
 
+    from kadr.cli._common import add_encoder_flag
+
     parser.add_argument("--db", default=None, metavar="DIR", help="database folder (built by `kadr index add`)")
-    parser.add_argument("--model", default=None, metavar="NAME", help="encoder table to search (default: the database's only one)")
+    add_encoder_flag(parser, default=None, help="encoder table to search (default: the database's only one)")
     parser.add_argument("--videos", action="append", default=[], metavar="DIR",
-                        help="folder with outputs of `kadr analyze -o` (shots.json); searched recursively; repeatable")
+                        help="folder with outputs of `kadr analyse -o` (shots.json); searched recursively; repeatable")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})")
     parser.add_argument("--allow-remote", action="store_true",
@@ -80,7 +82,7 @@ def run(args):
     from kadr.web.app import LOCAL_HOSTS, configure_logging, create_app
     from kadr.web.events import EventHub, start_pump
 
-    lib = open_library(args.db, args.videos, model=args.model, cache=args.cache, options=opts)
+    lib = open_library(args.db, args.videos, encoder=args.encoder, cache=args.cache, options=opts)
     hub = None
     if args.events:
         hub = EventHub(enrich=lib.enrich_event)

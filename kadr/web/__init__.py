@@ -1,4 +1,4 @@
-"""``kadr serve``: a local web app over a kadr database and the analyses of ``kadr analyze``.
+"""``kadr serve``: a local web app over a kadr database and the analyses of ``kadr analyse``.
 
 * :mod:`kadr.web.catalog` — the allow-list of files (index rows, analyses) and video keys;
 * :mod:`kadr.web.service` — search, duplicates, videos, heat maps as plain JSON (no framework);
@@ -14,7 +14,7 @@ from kadr.web.service import Library, SearchQuery, ServeOptions
 __all__ = ["Library", "SearchQuery", "ServeOptions", "open_library"]
 
 
-def open_library(db=None, videos=(), *, model=None, cache=None, options=None):
+def open_library(db=None, videos=(), *, encoder=None, cache=None, options=None):
     """A :class:`Library` over the database folder ``db`` (or none) and the analyses under
     ``videos``. Errors (no such folder, not a kadr table) are raised before any server starts."""
     from pathlib import Path
@@ -33,7 +33,7 @@ def open_library(db=None, videos=(), *, model=None, cache=None, options=None):
         p = Path(db).expanduser()
         if not p.is_dir():
             raise InputError(f"--db {str(db)!r} is not a folder; build one with `kadr index add PATHS --db {db}`")
-        index = Index(p, model, create=False)
+        index = Index(p, encoder, create=False)
         index._check_table()  # "empty" / "not a kadr table" errors now, not at the first search
     if cache is None:
         cache = default_cache_dir(index.path if index is not None else Path(videos[0]))

@@ -284,7 +284,7 @@ def create_app(library: Library, *, events: EventHub | None = None, token: str |
 
     @app.get("/api/videos/{key}", tags=["videos"])
     def video(key: str) -> dict:
-        """A video's analysis (``kadr analyze``'s shots.json) and its indexed keyframes."""
+        """A video's analysis (``kadr analyse``'s shots.json) and its indexed keyframes."""
         return lib.video(key)
 
     @app.get("/api/videos/{key}/similarity", tags=["videos"])
@@ -294,7 +294,7 @@ def create_app(library: Library, *, events: EventHub | None = None, token: str |
 
     @app.get("/api/videos/{key}/keyframes/{frame}.jpg", tags=["videos"])
     def keyframe(key: str, frame: int):
-        """Thumbnail of a keyframe written by ``kadr analyze``."""
+        """Thumbnail of a keyframe written by ``kadr analyse``."""
         return Response(lib.keyframe_jpeg(key, frame), media_type="image/jpeg",
                         headers={"Cache-Control": "max-age=3600"})
 

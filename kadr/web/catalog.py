@@ -1,11 +1,11 @@
-"""What ``kadr serve`` may show: the files the index lists and the analyses ``kadr analyze`` wrote.
+"""What ``kadr serve`` may show: the files the index lists and the analyses ``kadr analyse`` wrote.
 
 The web app never takes a file path from a request. Every file it serves is looked up by
 a key (``file_key``: a hash of its resolved path) in this catalog, which holds only
 
 * the sources and videos of the index table's rows, and
 * each analysis found under ``--videos DIR`` (a folder with the ``shots.json`` written by
-  ``kadr analyze -o``): its video and the keyframe images it lists, which must lie inside
+  ``kadr analyse -o``): its video and the keyframe images it lists, which must lie inside
   the analysis folder.
 
 A listed path that has become a symlink to somewhere else is refused unless its target is
@@ -46,7 +46,7 @@ def _inside(path: str, root: str) -> bool:
 
 @dataclass
 class Analysis:
-    """One ``kadr analyze`` output folder: ``dir`` (resolved), the parsed ``shots.json``,
+    """One ``kadr analyse`` output folder: ``dir`` (resolved), the parsed ``shots.json``,
     and the resolved video it describes (None when the video file cannot be found)."""
 
     dir: Path
@@ -54,7 +54,7 @@ class Analysis:
     video: Path | None
 
     def keyframe_file(self, frame: int) -> Path | None:
-        """The keyframe image of ``frame`` written by analyze (inside ``dir``), else None."""
+        """The keyframe image of ``frame`` written by analyse (inside ``dir``), else None."""
         root = os.path.realpath(self.dir)
         for s in self.data.get("shots", []):
             for k in s.get("keyframes", []):
@@ -86,7 +86,7 @@ class _Snapshot:
 
 
 def load_analysis(shots_json: Path, search_roots: list[Path]) -> Analysis | None:
-    """Parse one analysis folder; None when ``shots_json`` is not an analyze output."""
+    """Parse one analysis folder; None when ``shots_json`` is not an analyse output."""
     try:
         data = json.loads(shots_json.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -112,7 +112,7 @@ class Catalog:
         for d in self.video_dirs:
             if not d.is_dir():
                 raise InputError(f"--videos {str(d)!r} is not a folder; give the folder holding the outputs of "
-                                 "`kadr analyze -o OUTDIR`")
+                                 "`kadr analyse -o OUTDIR`")
         self.refresh_s = float(refresh_s)
         self._lock = threading.Lock()
         self._checked = 0.0

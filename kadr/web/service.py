@@ -2,7 +2,7 @@
 
 :class:`Library` wraps one read-only :class:`kadr.index.Index` (optional) and the
 :class:`~kadr.web.catalog.Catalog` of analyses. Every method returns plain JSON-able dicts
-that mirror the CLI's ``--json`` output (``kadr search``, ``kadr dedup``, ``kadr analyze``'s
+that mirror the CLI's ``--json`` output (``kadr search``, ``kadr dedup``, ``kadr analyse``'s
 shots.json) plus the URLs the page needs (``thumbnail_url``, ``video_url``, ``media_url``).
 """
 
@@ -405,7 +405,7 @@ class Library:
         return rows
 
     def video(self, key: str) -> dict[str, Any]:
-        """A video's analysis (shots.json of ``kadr analyze``) and its indexed keyframes."""
+        """A video's analysis (shots.json of ``kadr analyse``) and its indexed keyframes."""
         e = self.catalog.video(key)
         rows = self._indexed_keyframes(e.path)
         by_frame = {int(r["frame_index"]): r for r in rows if r["frame_index"] is not None}
@@ -429,7 +429,8 @@ class Library:
                 shots.append({k: s[k] for k in ("index", "start_frame", "end_frame", "start_time", "end_time")
                               if k in s} | {"keyframes": kfs})
             out["analysis"] = {"dir": str(e.analysis.dir), "fps": d.get("fps"), "frames": d.get("frames"),
-                               "detector": d.get("detector"), "classifier": d.get("classifier"),
+                               "detector": d.get("detector"),
+                               "label_encoder": d.get("label_encoder", d.get("classifier")),
                                "probe": d.get("probe"), "transitions": d.get("transitions", []), "shots": shots,
                                "has_scores": bool(d.get("boundary_scores")),
                                "report_url": f"/video/{e.key}/report"}

@@ -68,7 +68,7 @@ def demo_data(tmp_path_factory):
     out = tmp_path_factory.mktemp("webdemo")
     clip = out / "demo.mp4"
     truth = demo_clip(clip)
-    assert _kadr("analyze", str(clip), "-o", str(out / "analysis")) == 0
+    assert _kadr("analyse", str(clip), "-o", str(out / "analysis")) == 0
     photos = demo_photos(out / "photos")
     Image.fromarray(sample_photo("brick")).save(photos / EVIL_NAME)
     db = demo_database(out, clip)

@@ -51,7 +51,7 @@
           " · " + kadr.fmtTime(s.start_time) + "–" + kadr.fmtTime(s.end_time) + " · " + (s.end_frame - s.start_frame) + " frames"),
         kadr.el("div", {class: "kfs"}, ...s.keyframes.map((k) => keyframeNode(k, s))))));
     } else if (v.keyframes.length) {
-      box.replaceChildren(kadr.el("div", {class: "muted", text: "no analysis of this video (run kadr analyze and start the server with --videos); its indexed keyframes:"}),
+      box.replaceChildren(kadr.el("div", {class: "muted", text: "no analysis of this video (run kadr analyse and start the server with --videos); its indexed keyframes:"}),
         kadr.el("div", {class: "grid"}, ...v.keyframes.map((k) => {
           const c = kadr.card(k);
           c.querySelector("a.open").addEventListener("click", (e) => { e.preventDefault(); seek(k.time, true); });
