@@ -78,13 +78,14 @@ class SoakRun:
 
 
 def run_soak(args: list[str], *, stream_s: float = 3600.0, sample_s: float = 0.5, timeout: float = 900.0,
-             **stream_kw) -> SoakRun:
+             program: list[str] | None = None, **stream_kw) -> SoakRun:
     """Run ``python -m kadr ARGS`` (its source being ``-``) on a generated stream of
-    ``stream_s`` seconds of video, sampling its RSS every ``sample_s`` seconds."""
+    ``stream_s`` seconds of video, sampling its RSS every ``sample_s`` seconds. ``program``
+    replaces ``python -m kadr`` (a peer tool reading the same stream on stdin)."""
     import psutil
 
     n = int(stream_s * FPS)
-    cmd = [sys.executable, "-m", "kadr", *args]
+    cmd = [*(program or [sys.executable, "-m", "kadr"]), *args]
     env = {**os.environ, "KADR_NO_PROGRESS": "1", "PYTHONUNBUFFERED": "1"}
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
