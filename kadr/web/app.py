@@ -335,6 +335,31 @@ def create_app(library: Library, *, events: EventHub | None = None, token: str |
         return StreamingResponse(gen(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
+    def openapi() -> dict:
+        """FastAPI's schema, with the error responses this app really sends: 400 (not 422)
+        for bad parameters, each {"error": message}."""
+        if app.openapi_schema:
+            return app.openapi_schema
+        from fastapi.openapi.utils import get_openapi
+
+        spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        err = {"description": "error: {\"error\": message, \"status\": code}",
+               "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        for ops in spec.get("paths", {}).values():
+            for op in ops.values():
+                resp = op.setdefault("responses", {})
+                resp.pop("422", None)
+                resp.setdefault("400", err)
+                resp.setdefault("404", err)
+        comps = spec.setdefault("components", {}).setdefault("schemas", {})
+        comps["Error"] = {"type": "object", "required": ["error"],
+                          "properties": {"error": {"type": "string"}, "status": {"type": "integer"}}}
+        comps.pop("HTTPValidationError", None)
+        comps.pop("ValidationError", None)
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi
     return app
 
 

@@ -119,7 +119,7 @@ class Library:
 
     def health(self) -> dict[str, Any]:
         out: dict[str, Any] = {"status": "ok", "version": __import__("kadr").__version__, "db": None,
-                               "encoder": None, "rows": 0, "text": False, "kinds": {},
+                               "encoder": None, "rows": 0, "text": False,
                                "videos": len(self.catalog.videos()), "analyses": len(self.catalog.analyses)}
         if self.index is not None:
             st = self.index.store

@@ -232,6 +232,7 @@ def test_openapi_lists_the_stable_routes(client):
     props = spec["components"]["schemas"][ref]["properties"]
     for field in ("image", "k", "where", "min_score"):
         assert field in props
+    assert "422" not in json.dumps(paths) and "400" in paths["/api/search"]["get"]["responses"]
 
 
 def test_security_headers_and_host_guard(client):
