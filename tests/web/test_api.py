@@ -123,6 +123,15 @@ def test_oversized_upload_is_refused(library):
     r = c.post("/api/search", files={"image": ("big.png", b"\0" * 200_000, "image/png")})
     assert r.status_code == 413 and "larger than" in r.json()["error"]
 
+    def chunks():  # chunked transfer: no Content-Length to check up front
+        yield b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"x.png\"\r\n\r\n"
+        for _ in range(100):
+            yield b"\0" * 10_000
+        yield b"\r\n--b--\r\n"
+
+    r = c.post("/api/search", content=chunks(), headers={"content-type": "multipart/form-data; boundary=b"})
+    assert r.status_code == 413 and "larger than" in r.json()["error"]
+
 
 def test_unknown_routes_and_bad_parameters(client):
     r = client.get("/api/nothing")
