@@ -294,3 +294,26 @@ def test_events_hub_from_a_pipe(library):
     got = [e for _, e in hub.since(0)]
     assert got[0]["name"] == "a.png" and got[1] == {"stats": {"frames": 10}} and got[2]["type"] == "end"
     assert hub.bad_lines == 1
+
+
+def test_indexed_video_without_analysis(library, tmp_path):
+    """Without --videos the video page still has the player, the indexed keyframes and a heat map."""
+    from fastapi.testclient import TestClient
+
+    from kadr.web.app import create_app
+    from kadr.web.catalog import Catalog
+    from kadr.web.service import Library
+    from kadr.web.thumbs import ThumbnailCache
+
+    lib = Library(library.index, Catalog(library.index), thumbs=ThumbnailCache(tmp_path))
+    c = TestClient(create_app(lib), base_url="http://127.0.0.1")
+    v = c.get("/api/videos").json()["videos"]
+    assert len(v) == 1 and v[0]["analysed"] is False and v[0]["indexed"] is True
+    d = c.get(f"/api/videos/{v[0]['id']}").json()
+    assert d["analysis"] is None and len(d["keyframes"]) == 6
+    assert all(k["video_url"] and k["thumbnail_url"] for k in d["keyframes"])
+    r = c.get(d["keyframes"][2]["thumbnail_url"])  # decoded from the video (no analysis JPEG)
+    assert r.status_code == 200 and r.content[:2] == b"\xff\xd8"
+    sim = np.asarray(c.get(f"/api/videos/{v[0]['id']}/similarity").json()["matrix"])
+    assert sim.shape == (6, 6)
+    assert c.get(f"/video/{v[0]['id']}").status_code == 200
