@@ -103,9 +103,10 @@ class Library:
         the table carries text vectors)."""
         if self.index is None:
             return False
-        cols = getattr(self.index.store, "has_text_columns", None)  # issue 13: semantic text columns
+        st, enc = self.index.store, self.index.encoder_name
         try:
-            if callable(cols) and cols(self.index.encoder_name):
+            cover = getattr(st, "text_coverage", None)  # issue 13: the table's semantic text columns
+            if callable(cover) and cover(enc, "semantic")[0] > 0:
                 return True
             return bool(self.index.encoder.supports_text)
         except KadrError:
