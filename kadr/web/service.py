@@ -400,8 +400,13 @@ class Library:
 
         if self.index is None:
             return []
-        at = self.index.store.rows(self.index.encoder_name, where=f"video = {sql_quote(str(path))}",
-                                   columns=["id", "kind", "frame_index", "time", "shot_index"])
+        cols = ["id", "kind", "frame_index", "time", "shot_index"]
+        try:  # issue 13's description column, where the table has it
+            if "description" in self.index.store.table(self.index.encoder_name).schema.names:
+                cols.append("description")
+        except (KadrError, AttributeError):
+            pass
+        at = self.index.store.rows(self.index.encoder_name, where=f"video = {sql_quote(str(path))}", columns=cols)
         rows = sorted(at.to_pylist(), key=lambda r: (r["frame_index"] or 0))
         return rows
 
@@ -422,7 +427,7 @@ class Library:
                     fr = int(k["frame"])
                     row = by_frame.get(fr)
                     kfs.append({"frame": fr, "time": k.get("time"), "labels": k.get("labels"),
-                                "description": k.get("description"),
+                                "description": k.get("description") or (row or {}).get("description"),
                                 "thumbnail_url": f"/api/videos/{e.key}/keyframes/{fr}.jpg",
                                 "id": row["id"] if row else None,
                                 "similar_url": (f"/search?id={quote(row['id'])}" if row else
