@@ -381,3 +381,18 @@ def test_heat_map_of_many_keyframes_compares_shots(library, monkeypatch):
         library._sim.clear()
     assert sim["granularity"] == "shot" and len(sim["keyframes"]) == 6  # one keyframe per shot in the demo
     np.testing.assert_allclose(np.diag(np.asarray(sim["matrix"])), 1.0, atol=1e-3)
+
+
+def test_watch_inside_the_server(library, demo_data):
+    """--watch SOURCE: the database's items found in the demo clip, one event per photo shot."""
+    from kadr.web.events import EventHub, start_watch
+
+    hub = EventHub(enrich=library.enrich_event)
+    start_watch(str(demo_data["db"]), "effnet-lite0", str(demo_data["clip"]), hub).join(120)
+    evs = [e for _, e in hub.since(0)]
+    db = [e for e in evs if e.get("kind") == "db"]
+    assert len(db) >= 4 and all(e["item"]["thumbnail_url"] for e in db)
+    assert any("stats" in e for e in evs) and evs[-1]["type"] == "end" and hub.ended
+    hub2 = EventHub()
+    start_watch(str(demo_data["db"]), "effnet-lite0", str(demo_data["root"] / "missing.mp4"), hub2).join(60)
+    assert [e for _, e in hub2.since(0)][0]["type"] == "error"
