@@ -100,9 +100,18 @@ def bench_speed(rounds: int) -> tuple[list, str]:
         layers["pykan 0.2.8 KANLayer"] = lambda x: pk(x)[0]
     except ImportError:
         pass
+    from kadr.nn import _native
+
     for basis in ("bspline", "rbf", "chebyshev", "bernstein"):
         layer = KANLinear(d, d, grid_size=5, basis=basis)
-        name = f"kadr KANLinear basis={basis}" + (" (closed-form cubic path)" if layer.fast else "")
+        if layer.fast:
+            pure = KANLinear(d, d, grid_size=5, basis=basis)
+            pure.native = False
+            layers["kadr KANLinear bspline, closed-form cubic, pure torch"] = pure
+            name = ("kadr KANLinear bspline, compiled 4-active-basis kernel" if _native.library() is not None
+                    else f"kadr KANLinear bspline (compiled kernel unavailable: {_native.reason})")
+        else:
+            name = f"kadr KANLinear basis={basis}"
         layers[name] = layer
     x = (torch.rand(n, d) * 2 - 1).requires_grad_()
 
