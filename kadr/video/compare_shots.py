@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from kadr._checks import check_range
+from kadr._checks import check_file, check_range
 from kadr._options import opt
 from kadr.errors import InputError
 from kadr.features import DEFAULT as DEFAULT_ENCODER, resolve_encoder
@@ -47,6 +47,8 @@ class CompareOptions:
 
     def __post_init__(self) -> None:
         check_range(self.threshold, "threshold", -1.0, 1.0)
+        if self.head:  # fail before any decoding
+            check_file(self.head, what="comparison head file (--head)")
         if int(self.max_pairs) != self.max_pairs or self.max_pairs < 1:
             raise InputError(f"max_pairs must be an integer >= 1, got {self.max_pairs!r}")
 
