@@ -296,7 +296,9 @@ def main() -> None:
     ap.add_argument("--only", choices=["speed", "fit", "losses"], help="run one part (the others are omitted)")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    seeds = [0] if args.quick else [0, 1, 2, 3]
+    # seeds 0-3 were looked at while developing fit (they showed grid 50 overfitting, hence val_split):
+    # the reported run uses seeds that were not
+    seeds = [10] if args.quick else [10, 11, 12, 13]
     parts = ["# kadr.nn benchmark", "", f"Machine: {machine_line()} (at start); torch {torch.__version__}, 1 thread.", ""]
     if args.only in (None, "speed"):
         _, table = bench_speed(3 if args.quick else 20)
