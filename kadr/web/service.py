@@ -24,6 +24,7 @@ import numpy as np
 from kadr._options import opt
 from kadr.errors import DecodeError, InputError, KadrError
 from kadr.web.catalog import Catalog, NotListedError, file_key
+from kadr.report.contact_sheet import MAX_HEATMAP_KEYFRAMES  # beyond it the heat map compares shots
 from kadr.web.thumbs import ThumbnailCache
 
 
@@ -103,9 +104,10 @@ class Library:
         the table carries text vectors)."""
         if self.index is None:
             return False
-        cols = getattr(self.index.store, "has_text_columns", None)  # issue 13: semantic text columns
+        st, enc = self.index.store, self.index.encoder_name
         try:
-            if callable(cols) and cols(self.index.encoder_name):
+            cover = getattr(st, "text_coverage", None)  # issue 13: the table's semantic text columns
+            if callable(cover) and cover(enc, "semantic")[0] > 0:
                 return True
             return bool(self.index.encoder.supports_text)
         except KadrError:
@@ -119,7 +121,7 @@ class Library:
 
     def health(self) -> dict[str, Any]:
         out: dict[str, Any] = {"status": "ok", "version": __import__("kadr").__version__, "db": None,
-                               "encoder": None, "rows": 0, "text": False, "kinds": {},
+                               "encoder": None, "rows": 0, "text": False,
                                "videos": len(self.catalog.videos()), "analyses": len(self.catalog.analyses)}
         if self.index is not None:
             st = self.index.store
@@ -399,8 +401,13 @@ class Library:
 
         if self.index is None:
             return []
-        at = self.index.store.rows(self.index.encoder_name, where=f"video = {sql_quote(str(path))}",
-                                   columns=["id", "kind", "frame_index", "time", "shot_index"])
+        cols = ["id", "kind", "frame_index", "time", "shot_index"]
+        try:  # issue 13's description column, where the table has it
+            if "description" in self.index.store.table(self.index.encoder_name).schema.names:
+                cols.append("description")
+        except (KadrError, AttributeError):
+            pass
+        at = self.index.store.rows(self.index.encoder_name, where=f"video = {sql_quote(str(path))}", columns=cols)
         rows = sorted(at.to_pylist(), key=lambda r: (r["frame_index"] or 0))
         return rows
 
@@ -421,7 +428,7 @@ class Library:
                     fr = int(k["frame"])
                     row = by_frame.get(fr)
                     kfs.append({"frame": fr, "time": k.get("time"), "labels": k.get("labels"),
-                                "description": k.get("description"),
+                                "description": k.get("description") or (row or {}).get("description"),
                                 "thumbnail_url": f"/api/videos/{e.key}/keyframes/{fr}.jpg",
                                 "id": row["id"] if row else None,
                                 "similar_url": (f"/search?id={quote(row['id'])}" if row else
@@ -502,7 +509,15 @@ class Library:
                     have[k["frame"]] = v
             V = np.stack([have[k["frame"]] for k in kfs])
             V = V / np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-12)
-            out["matrix"] = np.round(V @ V.T, 4).tolist()
+            M = V @ V.T
+            out["granularity"] = "keyframe"
+            if len(kfs) > MAX_HEATMAP_KEYFRAMES:  # as the contact sheet: shots, best keyframe pair each
+                shots = sorted({k["shot"] for k in kfs}, key=lambda x: (x is None, x))
+                groups = [[i for i, k in enumerate(kfs) if k["shot"] == sh] for sh in shots]
+                M = np.array([[M[np.ix_(a, b)].max() for b in groups] for a in groups])
+                kfs = [kfs[g[0]] for g in groups]
+                out["keyframes"], out["granularity"] = kfs, "shot"
+            out["matrix"] = np.round(M, 4).tolist()
             out["encoder"] = idx.encoder_name
             for k in kfs:
                 k["thumbnail_url"] = (f"/api/videos/{key}/keyframes/{k['frame']}.jpg"
