@@ -140,3 +140,11 @@ def test_help_and_early_errors_import_no_heavy_library(argv):
     r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120,
                        cwd=Path(__file__).resolve().parents[2])
     assert r.stdout.strip().splitlines()[-1] == "HEAVY=", f"{argv} imported {r.stdout.strip().splitlines()[-1]}"
+
+
+def test_failed_first_index_add_leaves_no_empty_db_folder(tmp_path, capsys):
+    db = tmp_path / "new.db"
+    assert main(["index", "add", str(tmp_path / "missing"), "--db", str(db), "--encoder", "hsv-hist"]) == 2
+    assert main(["index", "add", str(tmp_path), "--db", str(db), "--encoder", "no-such-encoder"]) == 2
+    capsys.readouterr()
+    assert not db.exists()
