@@ -63,7 +63,7 @@ def main() -> None:
         growth = r.rss_growth_mb()
         first = "-" if program else f"{r.first_event_wall:.1f}" if r.first_event_wall is not None else "at exit"
         rows.append([name, r.returncode, f"{r.wall_s:.0f}", f"{secs / r.wall_s:.0f}x",
-                     f"{fifth[0]:.0f}" if fifth else "-", f"{r.samples[-1][2]:.0f}", f"{growth:+.1f}",
+                     f"{fifth[0]:.0f}" if fifth else "-", f"{r.rss_end_mb():.0f}", f"{growth:+.1f}",
                      f"{growth / a.hours:+.1f}", first, f"{r.feed_done_wall:.1f}", r.events])
         marks = []
         for q in range(0, 11):

@@ -79,9 +79,17 @@ class SoakRun:
     stderr_hits: int = 0
 
     def rss_growth_mb(self) -> float:
-        """RSS at the end minus the RSS once the first fifth of the stream was fed (MB)."""
+        """RSS once the whole stream was fed minus RSS once its first fifth was (MB). The end is
+        taken when the stream ends, not at the last sample: a process that frees memory while
+        it exits would otherwise show a negative growth."""
         fifth = [m for _, s, m in self.samples if s >= self.stream_s / 5]
-        return (self.samples[-1][2] - fifth[0]) if fifth else float("nan")
+        end = [m for _, s, m in self.samples if s >= self.stream_s] or [self.samples[-1][2]]
+        return (end[0] - fifth[0]) if fifth else float("nan")
+
+    def rss_end_mb(self) -> float:
+        """RSS when the whole stream had been fed (MB)."""
+        end = [m for _, s, m in self.samples if s >= self.stream_s]
+        return end[0] if end else self.samples[-1][2]
 
     def first_event_while_streaming(self) -> bool:
         return self.first_event_wall is not None and self.feed_done_wall is not None \
