@@ -100,7 +100,10 @@ def run(args):
     else:
         log(f"kadr serve: {url}  (db {h['db'] or 'none'}, {h['rows']} rows, {h['videos']} videos, "
             f"{h['analyses']} analyses; Ctrl-C stops)")
-    lib.warm_up()
+    import threading
+
+    # the encoder loads while the pages are already served; the first search waits for it
+    threading.Thread(target=lib.warm_up, daemon=True, name="kadr-serve-warm-up").start()
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False,
                             lifespan="off", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)

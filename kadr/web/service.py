@@ -103,9 +103,10 @@ class Library:
         the table carries text vectors)."""
         if self.index is None:
             return False
-        cols = getattr(self.index.store, "has_text_columns", None)  # issue 13: semantic text columns
+        st, enc = self.index.store, self.index.encoder_name
         try:
-            if callable(cols) and cols(self.index.encoder_name):
+            cover = getattr(st, "text_coverage", None)  # issue 13: the table's semantic text columns
+            if callable(cover) and cover(enc, "semantic")[0] > 0:
                 return True
             return bool(self.index.encoder.supports_text)
         except KadrError:
@@ -119,7 +120,7 @@ class Library:
 
     def health(self) -> dict[str, Any]:
         out: dict[str, Any] = {"status": "ok", "version": __import__("kadr").__version__, "db": None,
-                               "encoder": None, "rows": 0, "text": False, "kinds": {},
+                               "encoder": None, "rows": 0, "text": False,
                                "videos": len(self.catalog.videos()), "analyses": len(self.catalog.analyses)}
         if self.index is not None:
             st = self.index.store
@@ -399,8 +400,13 @@ class Library:
 
         if self.index is None:
             return []
-        at = self.index.store.rows(self.index.encoder_name, where=f"video = {sql_quote(str(path))}",
-                                   columns=["id", "kind", "frame_index", "time", "shot_index"])
+        cols = ["id", "kind", "frame_index", "time", "shot_index"]
+        try:  # issue 13's description column, where the table has it
+            if "description" in self.index.store.table(self.index.encoder_name).schema.names:
+                cols.append("description")
+        except (KadrError, AttributeError):
+            pass
+        at = self.index.store.rows(self.index.encoder_name, where=f"video = {sql_quote(str(path))}", columns=cols)
         rows = sorted(at.to_pylist(), key=lambda r: (r["frame_index"] or 0))
         return rows
 
@@ -421,7 +427,7 @@ class Library:
                     fr = int(k["frame"])
                     row = by_frame.get(fr)
                     kfs.append({"frame": fr, "time": k.get("time"), "labels": k.get("labels"),
-                                "description": k.get("description"),
+                                "description": k.get("description") or (row or {}).get("description"),
                                 "thumbnail_url": f"/api/videos/{e.key}/keyframes/{fr}.jpg",
                                 "id": row["id"] if row else None,
                                 "similar_url": (f"/search?id={quote(row['id'])}" if row else
