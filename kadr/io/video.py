@@ -140,6 +140,21 @@ class Frame:
             return self._av.height if self.rotation % 180 else self._av.width
         return self.image.shape[1]
 
+    @property
+    def av_frame(self) -> Any:
+        """The decoder's ``av.VideoFrame`` (its YUV planes, format and time base), or ``None``
+        for a frame built from an array or after :meth:`release`. Rotation is *not* applied
+        to it: check :attr:`rotation` before using its planes."""
+        return self._av
+
+    def converted(self, name: str = "image") -> np.ndarray | None:
+        """The picture ``name`` (``"image"`` or ``"analysis_image"``) if it exists already
+        (converted before, or given as an array), else ``None`` — never converts. Lets
+        analysis code reuse a conversion someone else paid for instead of redoing it."""
+        if name not in ("image", "analysis_image"):
+            raise InputError(f"converted() knows 'image' and 'analysis_image', got {name!r}")
+        return self.__dict__.get(name)
+
     def release(self) -> None:
         """Drop the decoder frame (keeps converted images)."""
         self._av = None

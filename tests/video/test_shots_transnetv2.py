@@ -62,6 +62,7 @@ def test_windows_follow_the_wrappers_scheme(monkeypatch):
                         lambda model, w: (seen.append(w[:, :, 0, 0, 0].copy()),
                                           (np.zeros((len(w), 50), np.float32),) * 2)[1])
     det = get("transnetv2", batch=2)
+    det.record_scores = True  # off by default (bounded state on streams)
     n = 130
     for i in range(n):
         img = np.full((27, 48, 3), i, np.uint8)

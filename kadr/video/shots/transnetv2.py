@@ -36,11 +36,13 @@ import numpy as np
 from kadr._options import opt
 from kadr.errors import ModelLoadError, missing_backend
 from kadr.io.video import Frame
-from kadr.video.shots.base import ShotDetector
+from kadr.video.shots.base import Ring, ShotDetector
 from kadr.video.shots.classic import gradual_kind, is_solid
 from kadr.video.types import Transition
 
 WINDOW, STEP, PAD = 100, 50, 25
+#: batches queued for the network before the decoder waits; per-frame values kept
+MAX_JOBS, HISTORY = 2, 1024
 SIZE = (48, 27)
 _LOAD_LOCK = threading.Lock()
 
@@ -206,8 +208,8 @@ class _Scaler:
         self._key = None
 
     def __call__(self, frame: Frame) -> np.ndarray:
-        avf = getattr(frame, "_av", None)
-        if avf is None or frame.rotation or "image" in frame.__dict__:
+        avf = frame.av_frame
+        if avf is None or frame.rotation or frame.converted("image") is not None:
             import cv2  # arrays from other sources: bicubic like FFmpeg's default, not bit-identical
 
             return cv2.resize(frame.image, SIZE, interpolation=cv2.INTER_CUBIC)
@@ -245,10 +247,11 @@ class TransNetV2Detector(ShotDetector):
         self._n = 0
         self._next_window = 0
         self._jobs: list[Future] = []
-        self._single: list[float] = []
-        self._many: list[float] = []
-        self._solid: list[bool] = []
-        self._lum: list[float] = []
+        # per-frame values, ring buffers: a transition is decided within a few windows
+        self._single = Ring(HISTORY)
+        self._many = Ring(HISTORY)
+        self._solid = Ring(HISTORY)
+        self._lum = Ring(HISTORY)
         self._done = 0  # frames whose transitions are decided
         self._scaler = _Scaler()
         self._pool: ThreadPoolExecutor | None = None
@@ -301,14 +304,14 @@ class TransNetV2Detector(ShotDetector):
         self._jobs.append(self._pool.submit(job))
 
     def _collect(self, wait: bool) -> None:
-        while self._jobs and (wait or self._jobs[0].done()):
+        # back-pressure: at most MAX_JOBS batches wait for the network (decoding is faster)
+        while self._jobs and (wait or self._jobs[0].done() or len(self._jobs) > MAX_JOBS):
             s, a = self._jobs.pop(0).result()
-            for row_s, row_a in zip(s, a):
-                self._single.extend(row_s.tolist())
-                self._many.extend(row_a.tolist())
-        del self._single[self._n:], self._many[self._n:]
-        for i in range(len(self.scores), len(self._single)):
-            self._set_score(i, self._single[i])
+            for vs, va in zip(s.ravel().tolist(), a.ravel().tolist()):
+                if len(self._single) < self._n:  # the last window is padded past the end
+                    self._set_score(len(self._single), vs)
+                    self._single.append(vs)
+                    self._many.append(va)
 
     # ---- streaming -------------------------------------------------------------------
     def _update(self, frame: Frame) -> list[Transition]:
@@ -350,7 +353,7 @@ class TransNetV2Detector(ShotDetector):
                 break  # the run may go on
             p = i + int(np.argmax(s[i:j + 1]))
             lo, hi = p, p
-            while lo - 1 >= 0 and a[lo - 1] > thr:
+            while lo - 1 >= max(0, a.start, floor) and a[lo - 1] > thr:
                 lo -= 1
             while hi + 1 < n and a[hi + 1] > thr:
                 hi += 1
