@@ -346,7 +346,8 @@ def splice_clip(sources: Sequence[SpliceSource | str | os.PathLike], path: str |
                 shots: int = 6, size: tuple[int, int] = (320, 180), fps: float = 25.0, seed: int = 0,
                 stretch: tuple[int, int] = (45, 110), gradual: tuple[int, int] = (8, 24),
                 hold: tuple[int, int] = (6, 14), joins: Sequence[str] = SPLICE_JOINS,
-                weights: Sequence[float] = (0.5, 0.3, 0.2)) -> tuple[list[np.ndarray], ClipTruth]:
+                weights: Sequence[float] = (0.5, 0.3, 0.2), light_ramps: float = 0.0
+                ) -> tuple[list[np.ndarray], ClipTruth]:
     """A clip of ``shots`` stretches of real footage in random order, with exact ground truth.
 
     Each stretch is ``stretch`` = (min, max) consecutive decoded frames from one range of a
@@ -362,6 +363,11 @@ def splice_clip(sources: Sequence[SpliceSource | str | os.PathLike], path: str |
     [first darkened frame, first black frame]; a fade-in [first frame after the black,
     first pure frame]. ``truth.pieces`` lists (source, first source frame, frames, first
     output frame) of every stretch. Written to ``path`` (H.264) when given.
+
+    ``light_ramps``: the probability that a stretch gets a lighting change inside it (a hard
+    negative, recorded in ``truth.negatives`` as ``("light", first, last)``): from a frame in
+    its middle the picture's gain ramps over 6–14 frames to 0.45–0.7 (a light dimmed) or
+    1.3–1.6 (switched up), and stays there.
     """
     srcs = [s if isinstance(s, SpliceSource) else SpliceSource(s) for s in sources]
     if len(srcs) < 2:
@@ -398,6 +404,16 @@ def splice_clip(sources: Sequence[SpliceSource | str | os.PathLike], path: str |
         if len(frames) < lo:  # the header frame count overstated the file: take what decodes
             raise InputError(f"{srcs[si].path}: could not decode frames {first}..{first + n - 1}")
         prev_src = si
+        if light_ramps > 0 and rng.random() < light_ramps and len(frames) >= 3 * 14:
+            g = float(rng.uniform(0.45, 0.7) if rng.random() < 0.6 else rng.uniform(1.3, 1.6))
+            ramp = int(rng.integers(6, 15))
+            at = int(rng.integers(len(frames) // 3, len(frames) - len(frames) // 3 - ramp + 1))
+            for j in range(at, len(frames)):
+                w = min(1.0, (j - at + 1) / ramp)
+                frames[j] = np.clip(frames[j] * (1 + (g - 1) * w), 0, 255).round().astype(np.uint8)
+            light = (at, at + ramp - 1)
+        else:
+            light = None
         start_out = len(out)
         faded_head = 0
         if pending is not None:
@@ -441,6 +457,9 @@ def splice_clip(sources: Sequence[SpliceSource | str | os.PathLike], path: str |
                 truth.gradual.append([s1, s1 + L])
                 truth.types.append(("fade_in", s1, s1 + L))
         truth.pieces.append((str(srcs[si].path), first, n, start_out))
+        if light is not None:  # output index of stretch frame j: len(out) + j - (frames dropped by a dissolve)
+            off = len(out) - (n - len(frames))
+            truth.negatives.append(("light", off + light[0], off + light[1]))
         out.extend(frames)
         avail = len(frames) - faded_head
         pending = str(rng.choice(list(joins), p=p))

@@ -43,6 +43,12 @@ def _load_transnetv2():
     return TransNetV2Detector
 
 
+def _load_verified():
+    from kadr.video.shots.verified import VerifiedDetector
+
+    return VerifiedDetector
+
+
 def _load_auto():
     from kadr.video.shots.auto import AutoDetector
 
@@ -51,6 +57,7 @@ def _load_auto():
 
 DETECTORS.register_lazy("classic", _load_classic)
 DETECTORS.register_lazy("transnetv2", _load_transnetv2)
+DETECTORS.register_lazy("verified", _load_verified)
 DETECTORS.register_lazy("auto", _load_auto)
 
 
@@ -116,7 +123,8 @@ class ShotDetection:
 
 
 def detect_shots(source: Any, *, detector: str | ShotDetector = "auto", analysis_size: int | tuple[int, int] | None = None,
-                 threads: int = 0, on_frame: Callable[[Frame], None] | None = None, progress: bool | None = None,
+                 threads: int = 0, on_frame: Callable[[Frame], None] | None = None,
+                 on_transition: Callable[[Transition], None] | None = None, progress: bool | None = None,
                  fast_decode: bool | None = None, record_scores: bool = True, **options: Any) -> ShotDetection:
     """Find the shot boundaries of a video in one decode pass.
 
@@ -129,6 +137,9 @@ def detect_shots(source: Any, *, detector: str | ShotDetector = "auto", analysis
     threads : decoder threads (0 = automatic).
     on_frame : called with every decoded :class:`~kadr.io.Frame` after the detector has
         seen it, so other per-frame work (keyframe scoring...) shares the decode pass.
+    on_transition : called with every :class:`Transition` as soon as the detector is sure
+        of it (a few frames after it happens; a fade-out when the hold after it ends), in
+        the order decided — what ``kadr shots --json-lines`` prints while a stream plays.
     progress : progress bar on stderr (default: only on a terminal).
     fast_decode : skip the codec's deblocking filter (``VideoReader(fast=True)``); default:
         the detector's preference (``classic``: on — invisible at 64 px, ~1.3x faster
@@ -144,6 +155,7 @@ def detect_shots(source: Any, *, detector: str | ShotDetector = "auto", analysis
     from kadr._progress import track
 
     det = get(detector, **options)
+    own_det = not isinstance(detector, ShotDetector)
     det.record_scores = bool(record_scores)
     own = not isinstance(source, VideoReader)
     if own and isinstance(source, (str, os.PathLike)) and str(source) != "-" and "://" not in str(source) \
@@ -158,12 +170,18 @@ def detect_shots(source: Any, *, detector: str | ShotDetector = "auto", analysis
         det.reset(reader.fps)
         transitions: list[Transition] = []
         n = 0
+        def found(ts: list[Transition]) -> None:
+            transitions.extend(ts)
+            if on_transition is not None:
+                for t in ts:
+                    on_transition(t)
+
         for f in track(reader, total=reader.frame_count, desc=f"shots ({det.name})", unit="frames", enabled=progress):
-            transitions.extend(det.update(f))
+            found(det.update(f))
             if on_frame is not None:
                 on_frame(f)
             n = f.index + 1
-        transitions.extend(det.flush())
+        found(det.flush())
         transitions.sort(key=lambda t: t.start_frame)
         shots = shots_from_transitions(transitions, n, det.clock)
         scores = np.asarray(det.scores[:n] + [0.0] * max(0, n - len(det.scores)), np.float32) \
@@ -173,6 +191,8 @@ def detect_shots(source: Any, *, detector: str | ShotDetector = "auto", analysis
     finally:
         if own:
             reader.close()
+        if own_det:
+            det.close()
 
 
 __all__ = ["DETECTORS", "ShotDetector", "ShotDetection", "FrameClock", "detect_shots", "get", "names",
