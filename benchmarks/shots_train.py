@@ -29,17 +29,39 @@ import numpy as np  # noqa: E402
 import _shots_data as data  # noqa: E402
 from kadr.video.evaluate import boundaries_from, evaluate  # noqa: E402
 from kadr.video.shots import detect_shots  # noqa: E402
-from kadr.video.shots.verified import CUES, WEIGHTS, Decision, VerifiedDetector, fit_decision  # noqa: E402
+from kadr.video.shots.verified import CUES, WEIGHTS, Decision, Decisions, VerifiedDetector, fit_decision  # noqa: E402
 
 
-def keep_all() -> Decision:
+def keep_all() -> Decisions:
     z = np.zeros(len(CUES))
-    return Decision(CUES, z, np.ones(len(CUES)), z, 0.0, {})
+    d = Decision(CUES, z, np.ones(len(CUES)), z, 0.0, {})
+    return Decisions(d, d, 0.0, {})
+
+
+def fit_both(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[Decision, Decision]:
+    cut = x[:, CUES.index("is_cut")] > 0.5
+    return fit_decision(x[cut], y[cut], l2=l2), fit_decision(x[~cut], y[~cut], l2=l2)
+
+
+def probabilities(cut_d: Decision, grad_d: Decision, x: np.ndarray) -> np.ndarray:
+    cut = x[:, CUES.index("is_cut")] > 0.5
+    p = np.empty(len(x))
+    if cut.any():
+        p[cut] = cut_d.probability(x[cut])
+    if (~cut).any():
+        p[~cut] = grad_d.probability(x[~cut])
+    return p
+
+
+def f1_at(p: np.ndarray, y: np.ndarray, n_truth: int, thr: float) -> float:
+    keep = p >= thr
+    tp, fp = int((keep & (y > 0)).sum()), int((keep & (y == 0)).sum())
+    return 2 * tp / max(1, 2 * tp + fp + (n_truth - tp))
 
 
 def candidates(path: Path, truth) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Cue vectors and labels of every candidate of one clip, + (true boundaries, found by candidates)."""
-    det = VerifiedDetector(decision=keep_all(), threshold=0.0)
+    det = VerifiedDetector(decision=keep_all())
     det.keep_log = True
     detect_shots(path, detector=det, record_scores=False)
     pred = [t for t, _, _, _ in det.log]
@@ -51,6 +73,8 @@ def candidates(path: Path, truth) -> tuple[np.ndarray, np.ndarray, int, int]:
     s = evaluate(pb, tb, tolerance=2)
     matched = {id(p) for p, _ in s.matches}
     y = np.array([1.0 if id(b) in matched else 0.0 for b in pb])
+    if s.missed:
+        print(f"  {path.name}: no candidate for " + ", ".join(f"{b.type} {b.start}-{b.end}" for b in s.missed), flush=True)
     return x, y, len(tb), s.all.tp_gt
 
 
@@ -80,35 +104,47 @@ def main() -> None:
                       "positives": pos, "negatives": neg}
         print(f"{g:22s} clips {len(rows):3d}  truths {n_true:4d}  candidate recall "
               f"{found / max(n_true, 1):.3f}  candidates +{pos} -{neg}", flush=True)
-    x = np.vstack([r[1] for rows in groups.values() for r in rows])
-    y = np.concatenate([r[2] for rows in groups.values() for r in rows])
+    rows_all = [r for rows in groups.values() for r in rows]
+    x = np.vstack([r[1] for r in rows_all])
+    y = np.concatenate([r[2] for r in rows_all])
+    clip = np.concatenate([np.full(len(r[2]), i) for i, r in enumerate(rows_all)])
+    gid = np.concatenate([np.full(len(r[2]), k) for k, rows in enumerate(groups.values()) for r in rows])
+    n_truth = sum(r[3] for r in rows_all)
     if args.dump:
-        gid = np.concatenate([np.full(len(r[2]), k) for k, rows in enumerate(groups.values()) for r in rows])
-        np.savez(args.dump, x=x, y=y, group=gid)
+        np.savez(args.dump, x=x, y=y, group=gid, clip=clip)
+    # out-of-fold probabilities (5 folds by clip): the threshold is chosen on those, not in-sample
+    fold = clip % 5
+    oof = np.zeros(len(y))
+    for k in range(5):
+        te = fold == k
+        if te.any():
+            oof[te] = probabilities(*fit_both(x[~te], y[~te], args.l2), x[te])
+    grid = np.round(np.arange(0.05, 0.96, 0.05), 2)
+    f1s = [f1_at(oof, y, n_truth, t) for t in grid]
+    thr = float(grid[int(np.argmax(f1s))])
     # leave-one-group-out: how well the rule carries to a kind of clip it was not fitted on
     logo = {}
-    for g in groups:
-        tr = np.concatenate([np.full(len(r[2]), k != g) for k, rows in groups.items() for r in rows])
-        if y[tr].min() == y[tr].max():
-            continue
-        d = fit_decision(x[tr], y[tr], l2=args.l2)
-        pred = d.probability(x[~tr]) >= 0.5
-        yt = y[~tr] > 0
-        logo[g] = {"accuracy": round(float((pred == yt).mean()), 4),
-                   "kept_true": int((pred & yt).sum()), "true": int(yt.sum()),
-                   "kept_false": int((pred & ~yt).sum()), "false": int((~yt).sum())}
-    meta = {"trained_on": summary, "leave_one_group_out": logo, "l2": args.l2,
+    for k, g in enumerate(groups):
+        te = gid == k
+        p = probabilities(*fit_both(x[~te], y[~te], args.l2), x[te]) >= thr
+        yt = y[te] > 0
+        logo[g] = {"kept_true": int((p & yt).sum()), "true": int(yt.sum()),
+                   "kept_false": int((p & ~yt).sum()), "false": int((~yt).sum())}
+    cut_d, grad_d = fit_both(x, y, args.l2)
+    p = probabilities(cut_d, grad_d, x) >= thr
+    meta = {"trained_on": summary, "threshold_choice": {"grid": grid.tolist(), "out_of_fold_f1": [round(f, 4) for f in f1s]},
+            "out_of_fold_f1_at_threshold": round(max(f1s), 4), "leave_one_group_out": logo, "l2": args.l2,
+            "training_kept_true": [int((p & (y > 0)).sum()), int((y > 0).sum())],
+            "training_kept_false": [int((p & (y == 0)).sum()), int((y == 0).sum())],
+            "training_f1_with_candidate_misses": round(f1_at(probabilities(cut_d, grad_d, x), y, n_truth, thr), 4),
             "note": "benchmarks/shots_train.py; tuning data only (benchmarks/_shots_data.py)"}
-    d = fit_decision(x, y, l2=args.l2, meta=meta)
-    p = d.probability(x) >= 0.5
-    meta["training_accuracy"] = round(float((p == (y > 0)).mean()), 4)
-    meta["training_kept_true"] = [int((p & (y > 0)).sum()), int((y > 0).sum())]
-    meta["training_kept_false"] = [int((p & (y == 0)).sum()), int((y == 0).sum())]
-    d = Decision(d.cues, d.mean, d.scale, d.coef, d.bias, meta)
+    d = Decisions(cut_d, grad_d, thr, meta)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(d.to_dict(), indent=1) + "\n")
-    print(json.dumps({k: v for k, v in meta.items() if k != "trained_on"}, indent=1))
-    print("weights:", dict(zip(CUES, np.round(d.coef, 3).tolist())), "bias", round(d.bias, 3))
+    print(json.dumps({k: v for k, v in meta.items() if k not in ("trained_on", "threshold_choice")}))
+    print("threshold", thr)
+    for name, dd in (("cut", cut_d), ("gradual", grad_d)):
+        print(name, "weights:", dict(zip(CUES, np.round(dd.coef, 3).tolist())), "bias", round(dd.bias, 3))
     print(f"wrote {args.out} in {time.time() - t0:.0f} s")
 
 

@@ -241,6 +241,8 @@ class TransNetV2Detector(ShotDetector):
         super().__init__()
 
     def _reset(self) -> None:
+        if getattr(self, "_pool", None) is not None:
+            self.close()
         self._frames: list[np.ndarray] = []  # 48x27 frames not yet needed by any window
         self._first: np.ndarray | None = None
         self._offset = 0  # original index of self._frames[0]
@@ -331,10 +333,15 @@ class TransNetV2Detector(ShotDetector):
             return []
         self._submit(final=True)
         self._collect(wait=True)
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        self.close()
         return self._decide(final=True)
+
+    def close(self) -> None:
+        """Stop the inference worker thread (pending batches finish first); safe to call twice.
+        The detector can still be reset and used again (a new worker starts on demand)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     def _decide(self, final: bool) -> list[Transition]:
         thr = self.options.threshold

@@ -14,11 +14,12 @@ Three stages, all streaming:
    zero-mean normalised cross-correlation of the luma (a light ramp rescales the
    picture, a cut replaces it), the luma step, how flat (content-free) each side is, the
    candidate's length, type and classic score.
-3. **Decision** — a logistic regression on those cues, ``p = σ(w · (x - μ) / σ_x + b)``,
-   fitted by ``benchmarks/shots_train.py`` on generated clips (:func:`kadr.io.synthetic.
+3. **Decision** — a logistic regression on those cues, ``p = σ(w · (x - μ) / σ_x + b)``
+   (one for cut candidates, one for gradual ones), fitted by ``benchmarks/shots_train.py`` on generated clips (:func:`kadr.io.synthetic.
    hard_clip`) and clips spliced from the *tuning* half of the single-shot footage only;
    its weights ship as ``kadr/video/shots/data/verified.json`` together with the training
-   numbers. A candidate is a boundary when ``p >= threshold``.
+   numbers. A candidate is a boundary when ``p >= threshold`` (stored with the weights:
+   the best F1 on the tuning set).
 
 A gradual candidate whose two sides are both content-free (flat frames, as in a grey
 luma ramp) carries no picture to compare: only a dip through a solid black/white hold is a
@@ -54,7 +55,7 @@ from kadr.video.types import Transition
 WEIGHTS = Path(__file__).with_name("data") / "verified.json"
 
 #: names of the cues, in the order of :func:`cue_vector` (the weights file must agree)
-CUES: tuple[str, ...] = ("emb_cos", "emb_stable", "hist", "mc", "mc_ratio", "structure", "luma_step", "flat",
+CUES: tuple[str, ...] = ("emb_cos", "emb_stable", "hist", "mc", "log_mc_ratio", "structure", "luma_step", "flat",
                          "log_len", "is_cut", "is_fade", "classic_score")
 
 
@@ -72,8 +73,9 @@ class VerifiedOptions:
     candidates: ClassicOptions = field(default_factory=_candidate_options, metadata={
         "help": "options of the classic candidate stage (recall-oriented, see the comment in verified.py)",
         "cli": False})
-    threshold: float = opt(0.5, "probability from the learned decision above which a candidate is a boundary "
-                                "(0.5: the logistic regression's own decision point; not tuned)")
+    threshold: float | None = opt(None, "probability from the learned decision above which a candidate is a "
+                                        "boundary (default: the one stored with the weights, chosen for the best "
+                                        "F1 on the tuning set by benchmarks/shots_train.py)")
     thumb_size: int = opt(128, "longest side (px) of the thumbnails kept for verification (embedding input is "
                                "224x224: 128 px keeps the layout of the picture at 27 KiB per frame)")
     history: int = opt(192, "frames of thumbnails kept (ring buffer): longer than the longest gradual "
@@ -151,9 +153,38 @@ def fit_decision(x: np.ndarray, y: np.ndarray, *, l2: float = 1.0, iterations: i
     return Decision(CUES, mean, scale, w[:-1], float(w[-1]), dict(meta or {}))
 
 
+@dataclass(frozen=True)
+class Decisions:
+    """The learned rule: one :class:`Decision` for cut candidates, one for gradual ones (the
+    cues mean different things for a one-frame jump and a 20-frame mix), and the probability
+    ``threshold`` chosen on the tuning set (``meta`` says how)."""
+
+    cut: Decision
+    gradual: Decision
+    threshold: float
+    meta: dict
+
+    def probability(self, x: np.ndarray) -> float:
+        """One cue vector → probability that the candidate is a true boundary."""
+        d = self.cut if x[CUES.index("is_cut")] > 0.5 else self.gradual
+        return float(d.probability(x))
+
+    def to_dict(self) -> dict:
+        return {"cut": self.cut.to_dict(), "gradual": self.gradual.to_dict(), "threshold": self.threshold, **self.meta}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Decisions":
+        try:
+            cut, grad, thr = d["cut"], d["gradual"], float(d["threshold"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelLoadError(f"not a shot-decision file ({exc}); write one with benchmarks/shots_train.py") from None
+        meta = {k: v for k, v in d.items() if k not in ("cut", "gradual", "threshold")}
+        return cls(Decision.from_dict(cut), Decision.from_dict(grad), thr, meta)
+
+
 @lru_cache(maxsize=4)
-def load_decision(path: str = "") -> Decision:
-    """The decision at ``path`` (default: the shipped ``data/verified.json``)."""
+def load_decision(path: str = "") -> Decisions:
+    """The decisions at ``path`` (default: the shipped ``data/verified.json``)."""
     p = Path(path) if path else WEIGHTS
     try:
         d = json.loads(p.read_text())
@@ -162,7 +193,9 @@ def load_decision(path: str = "") -> Decision:
                              "with benchmarks/shots_train.py") from None
     except json.JSONDecodeError as exc:
         raise ModelLoadError(f"{str(p)!r} is not valid JSON ({exc})") from None
-    return Decision.from_dict(d)
+    if not isinstance(d, dict):
+        raise ModelLoadError(f"{str(p)!r} is not a shot-decision file; write one with benchmarks/shots_train.py")
+    return Decisions.from_dict(d)
 
 
 # ---- cues -----------------------------------------------------------------------------
@@ -199,7 +232,8 @@ def cue_vector(before: Sequence[np.ndarray], after: Sequence[np.ndarray], emb_be
     * ``emb_stable`` = min of the cosines within each side (how much motion alone moves it);
     * ``hist`` = half the L1 distance of 64-bin colour histograms of ``s-1`` and ``e``;
     * ``mc`` = motion-compensated RMS difference (best shift up to 4 px at 128 px) / 255;
-    * ``mc_ratio`` = ``mc`` / (the same within the sides + 1 grey level) (a cut towers over motion);
+    * ``log_mc_ratio`` = log(1 + ``mc`` / (the same within the sides + 1 grey level)) (a cut
+      towers over the motion around it);
     * ``structure`` = ``1 - ZNCC`` of the lumas of ``s-1`` and ``e`` (light ramps keep it ~0);
     * ``luma_step`` = |mean luma after - before| / 255; ``flat`` = 1 when a side is content-free;
     * ``log_len`` = log(1 + length); ``is_cut``, ``is_fade``; ``classic_score``.
@@ -221,7 +255,7 @@ def cue_vector(before: Sequence[np.ndarray], after: Sequence[np.ndarray], emb_be
     struct = structure_change(before[-1], after[0]) if b1.shape == a1.shape else 1.0
     lb, la = luma(before[-1]), luma(after[0])
     flat = float(min(lb.std(), la.std()) < flat_std)
-    return np.array([cross, min(within) if within else 1.0, hist, mc / 255.0, mc / (base + 1.0), struct,
+    return np.array([cross, min(within) if within else 1.0, hist, mc / 255.0, np.log1p(mc / (base + 1.0)), struct,
                      abs(float(la.mean()) - float(lb.mean())) / 255.0, flat, np.log1p(max(0, length)),
                      float(kind == "cut"), float(kind.startswith("fade")), float(score)], np.float64)
 
@@ -275,15 +309,16 @@ class VerifiedDetector(ShotDetector):
     analysis_size = WORK_SIZE
     fast_decode = True
 
-    def __init__(self, options: VerifiedOptions | None = None, *, decision: Decision | None = None,
+    def __init__(self, options: VerifiedOptions | None = None, *, decision: Decisions | None = None,
                  encoder: Any = None, **kw: Any):
         self.options = options or VerifiedOptions(**kw)
         o = self.options
-        if not 0.0 <= o.threshold <= 1.0:
+        if o.threshold is not None and not 0.0 <= o.threshold <= 1.0:
             raise InputError(f"threshold must be in [0, 1], got {o.threshold!r}")
         if o.thumb_size < 16 or o.history < 8:
             raise InputError("thumb_size must be >= 16 px and history >= 8 frames")
         self.decision = decision or load_decision(o.weights)
+        self.threshold = self.decision.threshold if o.threshold is None else float(o.threshold)
         self.encoder = encoder or ThumbEncoder(o.embed_threads)
         #: every verified candidate of the last stream: (transition, cues, probability, kept)
         self.log: list[tuple[Transition, np.ndarray, float, bool]] = []
@@ -353,8 +388,8 @@ class VerifiedDetector(ShotDetector):
             if x is None:  # its frames are gone (a fade-out held for seconds): trust the candidate
                 out.append(t)
                 continue
-            p = float(self.decision.probability(x))
-            keep = p >= self.options.threshold
+            p = self.decision.probability(x)
+            keep = p >= self.threshold
             if self.keep_log:
                 self.log.append((t, x, p, keep))
             if keep:
