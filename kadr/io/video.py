@@ -28,6 +28,14 @@ from kadr._options import opt
 from kadr.errors import DecodeError, InputError, KadrWarning, NoVideoStreamError, UnsupportedSourceError
 from kadr.io.sources import Source, resolve_source
 
+#: Longest side (px) of the downscaled frames kadr analyses by default (``--analysis-size``):
+#: keyframe comparison, labels, per-frame statistics. 256 px keeps the scene content the
+#: encoders see (EfficientNet-Lite0 takes 224 px) while swscale stays cheap (~2 ms/frame at 720p).
+DEFAULT_ANALYSIS_SIZE = 256
+#: Frame rate assumed when a stream states none (raw pipes, some webcams): 25 fps, the PAL
+#: video rate, which is also FFmpeg's own fallback for rawvideo/mjpeg inputs.
+FALLBACK_FPS = 25.0
+
 
 def _fit_size(width: int, height: int, size: int | tuple[int, int] | None) -> tuple[int, int] | None:
     """Target (w, h): ``size`` int = longest side (aspect kept, even dims), tuple = exact."""
@@ -374,7 +382,7 @@ class VideoReader:
 
     def time_of(self, pts: int | None, fallback_index: int) -> float:
         if pts is None or self.time_base is None:
-            fps = self.fps or 25.0
+            fps = self.fps or FALLBACK_FPS
             return fallback_index / fps
         if self._start_pts is None:
             self._start_pts = pts
@@ -398,13 +406,29 @@ class VideoReader:
         return self
 
     def read(self, *, time: float | None = None, frame: int | None = None) -> Frame:
-        """Return the single frame at ``frame`` index or at ``time`` seconds."""
+        """Return the single frame at ``frame`` index, or the frame **displayed** at ``time``
+        seconds: the last frame whose presentation time is <= ``time`` (a frame stays on
+        screen until the next one's PTS; correct on VFR). A time after the last frame's display
+        interval (its PTS plus the median frame duration) has no frame."""
         self.seek(time=time, frame=frame)
-        for f in self._iter(Sampling()):
-            return f
-        where = f"frame {frame}" if frame is not None else f"{time} s"
         n = len(self.pts_table())
-        raise InputError(f"{self.name} has no frame at {where} (it has {n} frames)")
+        past = (frame is not None and frame >= n) or (time is not None and (not n or time >= self._display_end()))
+        if not past:
+            if time is not None:
+                self._seek_target = ("shown", float(time))
+            for f in self._iter(Sampling()):
+                return f
+        self._seek_target = None
+        where = f"frame {frame}" if frame is not None else f"{time} s"
+        end = f", {self._display_end():.3f} s long" if n else ""
+        raise InputError(f"{self.name} has no frame at {where} (it has {n} frames{end})")
+
+    def _display_end(self) -> float:
+        """Seconds at which the last frame leaves the screen: its time + the median frame step."""
+        table = self.pts_table()
+        step = float(np.median(np.diff(table))) if len(table) > 1 else (1 / (self.fps or 25.0)) / self.time_base
+        start = self._start_pts if self._start_pts is not None else table[0]
+        return (table[-1] + step - start) * self.time_base
 
     # ---- iteration ----------------------------------------------------------------
     def __iter__(self) -> Iterator[Frame]:
@@ -427,6 +451,10 @@ class VideoReader:
             if target[1] >= len(table):
                 return (table[-1] + 1 if table else 0), len(table)
             idx = target[1]
+        elif target[0] == "shown":  # the last frame with PTS <= t (the one on screen at t)
+            start = self._start_pts if self._start_pts is not None else (table[0] if table else 0)
+            want = start + target[1] / self.time_base
+            idx = max(0, bisect.bisect_right(table, want + 1e-6 / self.time_base) - 1)
         else:
             start = self._start_pts or 0
             want = start + target[1] / self.time_base

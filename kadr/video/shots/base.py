@@ -18,7 +18,7 @@ from collections import deque
 from typing import Any, Iterable
 
 from kadr.errors import InputError
-from kadr.io.video import Frame
+from kadr.io.video import FALLBACK_FPS, Frame
 from kadr.video.types import Transition
 
 
@@ -60,11 +60,11 @@ class FrameClock:
             return 1.0 / self.fps
         if len(self._times) > 1:
             return (self._times[-1] - self._times[0]) / (len(self._times) - 1)
-        return 1 / 25.0
+        return 1 / FALLBACK_FPS
 
     def _extrapolate(self, index: int) -> float:
         if not self._times:
-            return index / (self.fps or 25.0)
+            return index / (self.fps or FALLBACK_FPS)
         return self._times[-1] + (index - self._n + 1) * self._step()
 
     def pin(self, index: int) -> None:

@@ -45,6 +45,7 @@ import numpy as np
 
 from kadr._options import opt
 from kadr.errors import InputError, ModelLoadError
+from kadr.io.images import luma
 from kadr.io.video import Frame
 from kadr.video.shots.base import Ring, ShotDetector
 from kadr.video.shots.classic import (WORK_SIZE, ClassicDetector, ClassicOptions, _small_from_planes, colour_histogram,
@@ -84,7 +85,7 @@ class VerifiedOptions:
                                 "grey levels of the solid (ground_truth.json marks the dips of fades.mp4 that way)")
     flat_std: float = opt(6.0, "luma standard deviation (grey levels, 128-px thumbnail) below which a frame "
                                "shows no content (a flat colour; embeddings mean nothing there)")
-    embed_threads: int = opt(0, "onnxruntime threads for the embeddings (0 = one per core)")
+    threads: int = opt(0, "onnxruntime threads for the embeddings (0 = one per core)")
     weights: str = opt("", "a decision JSON written by benchmarks/shots_train.py (default: the shipped one)")
 
 
@@ -199,11 +200,6 @@ def load_decision(path: str = "") -> Decisions:
 
 
 # ---- cues -----------------------------------------------------------------------------
-def luma(img: np.ndarray) -> np.ndarray:
-    """BT.601 luma of an RGB image, float32 (H, W), 0..255."""
-    return img[..., 0] * np.float32(0.299) + img[..., 1] * np.float32(0.587) + img[..., 2] * np.float32(0.114)
-
-
 def structure_change(a: np.ndarray, b: np.ndarray) -> float:
     """``1 - ZNCC`` of the lumas of two images (0 = same structure up to gain and offset, as
     under a light change; ~1 = unrelated pictures), in [0, 2]; 0 when either is flat."""
@@ -319,7 +315,7 @@ class VerifiedDetector(ShotDetector):
             raise InputError("thumb_size must be >= 16 px and history >= 8 frames")
         self.decision = decision or load_decision(o.weights)
         self.threshold = self.decision.threshold if o.threshold is None else float(o.threshold)
-        self.encoder = encoder or ThumbEncoder(o.embed_threads)
+        self.encoder = encoder or ThumbEncoder(o.threads)
         #: every verified candidate of the last stream: (transition, cues, probability, kept)
         self.log: list[tuple[Transition, np.ndarray, float, bool]] = []
         self.keep_log = False
