@@ -119,6 +119,11 @@ class OnnxRunner:
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
         return [np.asarray(o, np.float32) for o in self._session.run(None, {self._input: np.ascontiguousarray(batch)})]
 
+    def run_inputs(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """All outputs for a graph with several named inputs (``{name: array}``)."""
+        return [np.asarray(o, np.float32)
+                for o in self._session.run(None, {k: np.ascontiguousarray(v) for k, v in feeds.items()})]
+
 
 def _default_threads() -> int:
     import torch

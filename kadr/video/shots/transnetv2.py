@@ -238,23 +238,15 @@ class OnnxTransNet:
     run time once the file exists, and no process-wide thread setting touched."""
 
     def __init__(self, threads: int = 0):
-        import onnxruntime as ort
+        from kadr.features.runtime import OnnxRunner
 
         path = onnx_path()
         if not path.exists():
             export_onnx(path)
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = int(threads) or (os.cpu_count() or 1)
-        so.inter_op_num_threads = 1
-        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        so.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelLoadError(f"onnxruntime cannot load {str(path)!r}: {exc}; delete the file to export it again") from None
+        self.runner = OnnxRunner(path, int(threads) or (os.cpu_count() or 1))  # explicit count: no torch import
 
     def __call__(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        s, a = self.session.run(None, {"frames": np.ascontiguousarray(windows), "hist": colour_histograms_np(windows)})
+        s, a = self.runner.run_inputs({"frames": windows, "hist": colour_histograms_np(windows)})
         return s, a
 
 
