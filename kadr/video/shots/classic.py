@@ -107,8 +107,8 @@ def small_image(frame: Frame, size: int = WORK_SIZE) -> np.ndarray:
     """The frame reduced to ``size`` px on the long side (area average), RGB uint8: from the
     decoder's YUV planes when possible (no rotation, 8-bit 4:2:0, not converted yet), else
     from ``frame.analysis_image``."""
-    avf = frame.av_frame
-    if avf is not None and not frame.rotation and frame.converted("analysis_image") is None:
+    avf = frame.decoder_frame
+    if avf is not None and not frame.rotation and not frame.is_converted("analysis_image"):
         img = _small_from_planes(avf, size)
         if img is not None:
             return img

@@ -316,8 +316,8 @@ class _Scaler:
         self._key = None
 
     def __call__(self, frame: Frame) -> np.ndarray:
-        avf = frame.av_frame
-        if avf is None or frame.rotation or frame.converted("image") is not None:
+        avf = frame.decoder_frame
+        if avf is None or frame.rotation or frame.is_converted("image"):
             import cv2  # arrays from other sources: bicubic like FFmpeg's default, not bit-identical
 
             return cv2.resize(frame.image, SIZE, interpolation=cv2.INTER_CUBIC)

@@ -283,14 +283,13 @@ class ThumbEncoder:
 def thumbnail(frame: Frame, size: int) -> np.ndarray:
     """``frame`` reduced to ``size`` px on its long side (area average), RGB uint8: from the
     decoder's 4:2:0 planes when possible (cheap), else from the converted picture."""
-    avf = frame.av_frame
+    avf = frame.decoder_frame
     if avf is not None and not frame.rotation:
         img = _small_from_planes(avf, size)
         if img is not None:
             return img
-    img = frame.converted("image")
-    if img is None:
-        img = frame.analysis_image if frame.converted("analysis_image") is not None else frame.image
+    img = frame.image if frame.is_converted("image") or not frame.is_converted("analysis_image") \
+        else frame.analysis_image
     h, w = img.shape[:2]
     if max(h, w) > size:
         import cv2
