@@ -207,9 +207,13 @@ class ClassicDetector(ShotDetector):
 
     # ---- per-frame signals ------------------------------------------------------
     def _update(self, frame: Frame) -> list[Transition]:
+        return self.update_small(frame, small_image(frame))
+
+    def update_small(self, frame: Frame, img: np.ndarray) -> list[Transition]:
+        """:meth:`_update` with the frame's working image (:func:`small_image`, RGB uint8)
+        already made — for a detector that derives it from a picture it needs anyway."""
         o = self.options
         t = frame.index
-        img = small_image(frame)
         v = img.astype(np.float32)
         y = bt601_luma(img, np.float64)
         lum = float(y.mean())

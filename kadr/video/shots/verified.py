@@ -266,14 +266,41 @@ class ThumbEncoder:
     def __init__(self, threads: int = 0):
         self.threads = int(threads) or (os.cpu_count() or 1)  # explicit: no torch import for the default
         self._enc: Any = None
+        self._loader: Any = None
+        self._error: Exception | None = None
+
+    def _load(self) -> None:
+        from kadr.features import get as get_encoder
+
+        enc = get_encoder("effnet-lite0", threads=self.threads)
+        enc.runner  # noqa: B018 - builds the onnxruntime session (or the torch module)
+        self._enc = enc
+
+    def preload(self) -> None:
+        """Start loading the network in a background thread (first use waits for it)."""
+        import threading
+
+        if self._enc is None and self._loader is None:
+            self._loader = threading.Thread(target=self._guarded_load, name="kadr-shots-encoder", daemon=True)
+            self._loader.start()
+
+    def _guarded_load(self) -> None:
+        try:
+            self._load()
+        except Exception as exc:  # reported on first use, in the caller's thread
+            self._error = exc
 
     def __call__(self, thumbs: Sequence[np.ndarray]) -> np.ndarray:
         import cv2
 
+        if self._loader is not None:
+            self._loader.join()
+            self._loader = None
+            if self._error is not None:
+                err, self._error = self._error, None
+                raise err
         if self._enc is None:
-            from kadr.features import get as get_encoder
-
-            self._enc = get_encoder("effnet-lite0", threads=self.threads)
+            self._load()
         batch = np.stack([cv2.resize(t, (self.size, self.size), interpolation=cv2.INTER_LINEAR) for t in thumbs])
         feats = self._enc.runner(batch)[0]
         n = np.linalg.norm(feats, axis=1, keepdims=True)
@@ -315,6 +342,8 @@ class VerifiedDetector(ShotDetector):
         self.decision = decision or load_decision(o.weights)
         self.threshold = self.decision.threshold if o.threshold is None else float(o.threshold)
         self.encoder = encoder or ThumbEncoder(o.threads)
+        if hasattr(self.encoder, "preload"):
+            self.encoder.preload()  # load the network in the background while decoding starts
         #: every verified candidate of the last stream: (transition, cues, probability, kept)
         self.log: list[tuple[Transition, np.ndarray, float, bool]] = []
         self.keep_log = False
@@ -330,10 +359,19 @@ class VerifiedDetector(ShotDetector):
 
     # ---- streaming -----------------------------------------------------------------
     def _update(self, frame: Frame) -> list[Transition]:
+        thumb = thumbnail(frame, self.options.thumb_size)
         while len(self._thumbs) < frame.index:  # a gap: repeat the last thumbnail
-            self._thumbs.append(self._thumbs[-1] if len(self._thumbs) else thumbnail(frame, self.options.thumb_size))
-        self._thumbs.append(thumbnail(frame, self.options.thumb_size))
-        cands = self._classic._update(frame)
+            self._thumbs.append(self._thumbs[-1] if len(self._thumbs) else thumb)
+        self._thumbs.append(thumb)
+        h, w = thumb.shape[:2]
+        if max(h, w) > WORK_SIZE:  # the classic working image from the thumbnail (one plane reduction, not two)
+            import cv2
+
+            k = WORK_SIZE / max(h, w)
+            small = cv2.resize(thumb, (max(1, round(w * k)), max(1, round(h * k))), interpolation=cv2.INTER_AREA)
+        else:
+            small = thumb
+        cands = self._classic.update_small(frame, small)
         self._set_score(frame.index, self._classic.scores[-1] if self._classic.scores else 0.0)
         return self._verify(cands)
 
