@@ -409,6 +409,12 @@ class TransNetV2Detector(ShotDetector):
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="kadr-transnetv2")
 
         def job():
+<<<<<<< HEAD
+=======
+            from kadr.features.runtime import use_torch_threads
+
+            use_torch_threads(threads)  # once per worker thread, not per window
+>>>>>>> main
             return predict_windows(self.model, batch)
 
         self._jobs.append(self._pool.submit(job))
