@@ -59,8 +59,8 @@ class TransNetV2Options:
     batch: int = opt(4, "100-frame windows per forward pass")
     backend: str = opt("auto", "inference runtime: auto (onnxruntime when installed, ~1.8x faster here), onnx or torch",
                        choices=("auto", "onnx", "torch"))
-    threads: int = opt(0, "onnxruntime threads (0 = one per core); the torch backend uses torch's own setting, "
-                          "which kadr never changes process-wide")
+    threads: int = opt(0, "inference threads: the onnxruntime session's pool (0 = one per core); with the torch "
+                          "backend torch's intra-op threads, set once for the worker (0 = torch's default)")
     content_std: float = opt(4.0, "a transition whose frames on both sides are flat (luma deviation below this, "
                                   "grey levels at 48x27) shows no content change: dropped unless it dips to a solid")
 
@@ -408,13 +408,13 @@ class TransNetV2Detector(ShotDetector):
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="kadr-transnetv2")
 
-        def job():
-<<<<<<< HEAD
-=======
-            from kadr.features.runtime import use_torch_threads
+        torch_threads = self.options.threads if self.backend == "torch" else 0
 
-            use_torch_threads(threads)  # once per worker thread, not per window
->>>>>>> main
+        def job():
+            if torch_threads:  # torch backend only; onnxruntime has its own pool per session
+                from kadr.features.runtime import use_torch_threads
+
+                use_torch_threads(torch_threads)  # once per worker thread, not per window
             return predict_windows(self.model, batch)
 
         self._jobs.append(self._pool.submit(job))
