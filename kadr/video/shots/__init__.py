@@ -139,9 +139,9 @@ def detect_shots(source: Any, *, detector: str | ShotDetector = "auto", analysis
     decode_threads : decoder threads (0 = automatic; ``threads=`` is the deprecated spelling).
     on_frame : called with every decoded :class:`~kadr.io.Frame` after the detector has
         seen it, so other per-frame work (keyframe scoring...) shares the decode pass.
-    on_transition : called with every :class:`Transition` as soon as the detector is sure
-        of it (a few frames after it happens; a fade-out when the hold after it ends), in
-        the order decided — what ``kadr shots --json-lines`` prints while a stream plays.
+    on_transition : called with each :class:`Transition` as soon as the detector decides
+        it (before the ``on_frame`` call of the frame that decided it; possibly after the
+        frames it covers), so streaming consumers know where shots end.
     progress : progress bar on stderr (default: only on a terminal).
     fast_decode : skip the codec's deblocking filter (``VideoReader(fast=True)``); default:
         the detector's preference (``classic``: on — invisible at 64 px, ~1.3x faster
@@ -171,19 +171,19 @@ def detect_shots(source: Any, *, detector: str | ShotDetector = "auto", analysis
     try:
         det.reset(reader.fps)
         transitions: list[Transition] = []
-        n = 0
-        def found(ts: list[Transition]) -> None:
-            transitions.extend(ts)
-            if on_transition is not None:
-                for t in ts:
-                    on_transition(t)
 
+        def decided(ts: list[Transition]) -> None:
+            transitions.extend(ts)
+            for t in ts if on_transition is not None else ():
+                on_transition(t)
+
+        n = 0
         for f in track(reader, total=reader.frame_count, desc=f"shots ({det.name})", unit="frames", enabled=progress):
-            found(det.update(f))
+            decided(det.update(f))
             if on_frame is not None:
                 on_frame(f)
             n = f.index + 1
-        found(det.flush())
+        decided(det.flush())
         transitions.sort(key=lambda t: t.start_frame)
         shots = shots_from_transitions(transitions, n, det.clock)
         scores = np.asarray(det.scores[:n] + [0.0] * max(0, n - len(det.scores)), np.float32) \
