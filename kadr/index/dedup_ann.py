@@ -71,6 +71,11 @@ def ann_candidate_pairs(vectors: np.ndarray, min_cosine: float, options: AnnDedu
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
     if n < 2:
         return empty
+    if n < 2 * int(o.list_size) or n <= int(o.dims):  # too few rows for partitions / a PCA: exact
+        from kadr.index.dedup import candidate_pairs
+
+        i, j, s = candidate_pairs(v, min_cosine)
+        return i.astype(np.int64), j.astype(np.int64), s
     rng = np.random.default_rng(0)
     sample = np.sort(rng.choice(n, min(n, int(o.train_rows)), replace=False))
     dims = int(o.dims) if 0 < int(o.dims) < d else d
