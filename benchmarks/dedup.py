@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from _common import machine_line, markdown_table, write_result  # noqa: E402
+from _common import RESULTS, machine_line, markdown_table, write_result  # noqa: E402
 
 DIM = 512
 CLUSTERS = 1000
@@ -77,11 +77,20 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="50000,1000000")
     ap.add_argument("--exact-max", type=int, default=50_000, help="largest size also run through the exact pass")
+    ap.add_argument("--seeds", default="0,1", help="0 = tuning (with the nprobe sweep), 1 = held-out")
+    ap.add_argument("--keep", action="store_true", help="append to the rows already in the results file")
     args = ap.parse_args()
+    seeds = {int(v) for v in args.seeds.split(",")}
     thr = DedupOptions().similar_cosine
     ao = AnnDedupOptions()
     rows: list = []
     start = machine_line()
+    old = RESULTS / "dedup.md"
+    if args.keep and old.exists():  # rows of an earlier run (other seeds or sizes), kept as they were
+        for line in old.read_text().splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) == 11 and cells[0].isdigit():
+                rows.append(cells)
 
     def write() -> None:  # after every row: a run cut short by its time limit keeps what it measured
         text = [f"# Dedup candidate pairs: exact pass vs ANN (FAISS IVF)\n\nStart: {start}. Now: {machine_line()}; "
@@ -97,7 +106,7 @@ def main() -> None:
 
     for n in [int(s) for s in args.sizes.split(",")]:
         for seed, label in ((0, "tuning"), (1, "held-out")):
-            if n > args.exact_max and seed == 0:
+            if (n > args.exact_max and seed == 0) or seed not in seeds:
                 continue
             x = make_data(n, seed)
             truth, exact_s = None, None

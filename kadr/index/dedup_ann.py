@@ -5,7 +5,7 @@ other: O(n² D), fine to ~50k rows. Here each row asks an IVF index for its ``ne
 nearest rows instead, and only those candidates are scored exactly:
 
 1. the vectors are projected to ``dims`` dimensions by PCA (``faiss.PCAMatrix``, trained on
-   a sample) — the coarse search runs on 1/8 of the data at 512-d input;
+   a sample) — the coarse search runs on 1/4 of the data at 512-d input;
 2. an ``IndexIVFFlat`` (inner product, ``nlist ≈ rows / list_size`` partitions) answers a
    batch k-NN query for every row with ``nprobe`` partitions;
 3. every candidate pair whose cosine in the reduced space is within ``margin`` of the
@@ -15,10 +15,10 @@ nearest rows instead, and only those candidates are scored exactly:
 
 The result is the same (i, j, cosine) triple list as the exact pass, so the duplicate /
 similar rules and the grouping downstream are unchanged. Defaults (in :class:`AnnDedupOptions`)
-were chosen on synthetic 512-d data with planted near-duplicate groups (seed 0: 30k rows,
-pair recall 1.000 at PCA-128/16 probes, 0.999 at 128/8, 0.9993 at 64/8, 0.990 at 64/4;
-``benchmarks/dedup.py`` repeats the probe sweep at 50k) and checked on another seed (held out,
-seed 1): see ``benchmarks/results/dedup.md``.
+were chosen on synthetic 512-d data with planted near-duplicate groups (tuning, seed 0: at
+30k rows pair recall 1.000 at PCA-128/16 probes, 0.999 at 128/8, 0.9993 at 64/8, 0.990 at
+64/4; at 50k (``benchmarks/dedup.py``) 0.981 / 0.997 / 1.000 at 128 dims and 4 / 8 / 16 probes)
+and checked on another seed (held out, seed 1): see ``benchmarks/results/dedup.md``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from kadr.errors import InputError
 class AnnDedupOptions:
     """How the ANN candidate search of dedup is set up (see the module doc)."""
 
-    dims: int = opt(64, "PCA dimensions of the coarse search (0: the full vectors)")
+    dims: int = opt(128, "PCA dimensions of the coarse search (0: the full vectors)")
     list_size: int = opt(1024, "rows per IVF partition (partitions = rows / this)")
     nprobe: int = opt(8, "IVF partitions probed per row")
     neighbours: int = opt(32, "candidates asked per row in the first round (x4 per further round)")
