@@ -12,6 +12,15 @@ import pytest
 SHARED_VIDEO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video"
 
 
+def run_cli(capsys, *argv):
+    """Run ``kadr ARGV...`` in-process (arguments may be Paths): (exit code, stdout, stderr)."""
+    from kadr.cli.main import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def shared_video_dir() -> Path:
     """``../shared/data/video`` or skip the test when it is absent."""
     if not (SHARED_VIDEO / "ground_truth.json").exists():
@@ -54,3 +63,16 @@ def needs_ffmpeg():
     if shutil.which("ffmpeg") is None:
         pytest.skip("the ffmpeg program is not installed")
     return shutil.which("ffmpeg")
+
+
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.soak`` tests (hour-long streams, minutes each) run only in their own CI
+    step, ``make soak`` (KADR_SOAK=1), never inside ``make test``."""
+    import os
+
+    if os.environ.get("KADR_SOAK") == "1":
+        return
+    skip = pytest.mark.skip(reason="soak test: run with `make soak` (KADR_SOAK=1)")
+    for item in items:
+        if "soak" in item.keywords:
+            item.add_marker(skip)

@@ -36,6 +36,17 @@ def add_arguments(parser) -> None:
 
 
 def run(args):
+    # a failed or interrupted run removes the output folder it created (never an existing one)
+    from kadr._checks import output_folder
+
+    if not args.output:
+        return _run(args)
+
+    with output_folder(args.output):
+        return _run(args)
+
+
+def _run(args):
     import json
 
     from kadr._options import options_from_args

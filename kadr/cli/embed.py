@@ -40,12 +40,10 @@ def _keyframe_items(encoder, video, skipped):
     from kadr.errors import DecodeError, InputError
     from kadr.features.pipeline import MediaItem
     from kadr.io.images import SkippedFile
-    from kadr.video.keyframes import pick_keyframes
-    from kadr.video.shots import detect_shots
+    from kadr.video.keyframes import detect_shots_and_keyframes
 
     try:
-        det = detect_shots(str(video))
-        picked = pick_keyframes(str(video), det.shots, transitions=det.transitions, encoder=encoder)
+        _, picked, _ = detect_shots_and_keyframes(str(video), encoder=encoder)
     except (DecodeError, InputError) as exc:
         skipped.append(SkippedFile(str(video), str(exc)))
         return [], np.zeros((0, encoder.dim), np.float32)
@@ -60,7 +58,7 @@ def run(args):
 
     import numpy as np
 
-    from kadr._checks import check_positive
+    from kadr._checks import check_output_file, check_positive
     from kadr._progress import track
     from kadr.cli._output import log
     from kadr.errors import InputError, KadrWarning
@@ -72,6 +70,7 @@ def run(args):
         raise InputError(f"--batch-size must be >= 1, got {args.batch_size}")
     if not args.output.lower().endswith((".parquet", ".npy")):
         raise InputError(f"--output must end in .parquet or .npy, got {args.output!r}")
+    check_output_file(args.output)  # before the work, not after it
     encoder = open_encoder(args)
     files = list(media_files(args.paths))
     if not files:
