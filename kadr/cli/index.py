@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 
 COMMAND = "index"
-HELP = "build and maintain an image/keyframe database (add, stats, remove)"
+HELP = "build and maintain an image/keyframe database (add, stats, remove, backfill)"
 DESCRIPTION = """An embedded LanceDB database in a folder (nothing to start): one table per
 encoder with path, kind (image | keyframe | frame), video, frame index, time, shot, size,
-file size + mtime + content hash, perceptual hash and the embedding.
+file size + mtime + content hash, perceptual hash and the embedding — plus the text
+columns that make `kadr search --text` work offline: a semantic vector (the picture in the
+MiniLM text space) and a description (kadr's measured description, or a caption from
+--describer caption:/model/folder) with its embedding.
 
 `add` is resumable and idempotent: unchanged files are skipped, changed ones replaced; a
 run killed half-way is finished by running it again. Unreadable files are skipped and listed.
@@ -18,6 +21,7 @@ examples:
   kadr index add clips/ --db photos.db --video-mode fps:1 --model effnet-lite0
   kadr index stats --db photos.db
   kadr index remove photos/old/ --db photos.db
+  kadr index backfill --db old.db     # text columns for a database indexed before them
 """
 
 
@@ -47,6 +51,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="videos: 'keyframes' (one per shot) or 'fps:N' (N frames per second) (default: keyframes)")
     p.add_argument("--commit-every", type=int, default=64, metavar="N",
                    help="files written per database commit; a killed run loses at most this much work (default: 64)")
+    _text_flags(p)
+    p.add_argument("--no-semantic", dest="semantic", action="store_false",
+                   help="skip the text columns (faster; `kadr index backfill` adds them later)")
+    _common_flags(p)
+    p = sub.add_parser("backfill", help="fill the text columns (semantic vector, description) of rows without them",
+                       formatter_class=fmt,
+                       description="Fill the semantic vectors and descriptions of rows indexed before they existed "
+                                   "(or with --no-semantic); re-reads each file.\n\n"
+                                   "example:\n  kadr index backfill --db photos.db")
+    add_db_arguments(p)
+    _text_flags(p)
     _common_flags(p)
     p = sub.add_parser("stats", help="rows, files, kinds, index state and size of a database", formatter_class=fmt,
                        description="What a database holds.\n\nexample:\n  kadr index stats --db photos.db")
@@ -60,6 +75,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _common_flags(p)
 
 
+def _text_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--describer", default="measured", metavar="NAME",
+                        help="description of each row: 'measured' (kadr's measured description, offline) or "
+                             "caption:/path/to/model-folder (a BLIP/GIT/Florence-2/SmolVLM folder) (default: measured)")
+
+
 def open_index(args: argparse.Namespace, *, create: bool = False):
     from kadr.index import Index
 
@@ -69,8 +90,12 @@ def open_index(args: argparse.Namespace, *, create: bool = False):
 def run(args):
     if args.index_command == "add":
         idx = open_index(args, create=True)
-        rep = idx.add(args.paths, video_mode=args.video_mode, commit_every=args.commit_every)
+        rep = idx.add(args.paths, video_mode=args.video_mode, commit_every=args.commit_every,
+                      semantic=args.semantic, describer=args.describer)
         return {"command": "add", "db": str(idx.path), **rep.to_dict()}
+    if args.index_command == "backfill":
+        idx = open_index(args)
+        return {"command": "backfill", "db": str(idx.path), **idx.backfill(describer=args.describer)}
     if args.index_command == "stats":
         return {"command": "stats", **open_index(args).stats()}
     idx = open_index(args)
@@ -83,6 +108,11 @@ def render(result, args) -> None:
         print(f"{result['db']} [{result['encoder']}]: {result['files']} files — {result['added']} added, "
               f"{result['replaced']} replaced, {result['unchanged']} unchanged, {len(result['failed'])} failed; "
               f"{result['rows_written']} rows in {result['seconds']:.1f} s; ANN index: {result['ann_index']}")
+        for f in result["failed"]:
+            print(f"  failed: {f['path']}: {f['error']}")
+    elif cmd == "backfill":
+        print(f"{result['db']} [{result['encoder']}]: {result['rows_filled']} of {result['rows_missing']} rows without "
+              f"text columns filled ({result['files']} files, {len(result['failed'])} failed) in {result['seconds']:.1f} s")
         for f in result["failed"]:
             print(f"  failed: {f['path']}: {f['error']}")
     elif cmd == "stats":

@@ -18,7 +18,8 @@ def keyframe_items(path: Path, item_cls: Any, size: int) -> list:
     picked = pick_keyframes(str(path), det.shots, transitions=det.transitions, analysis_size=size, progress=False)
     with VideoReader(path) as r:
         w, h = r.width, r.height
-    items = [item_cls("keyframe", img, w, h, int(kf.frame), float(kf.time), int(sk.shot.index))
+    items = [item_cls("keyframe", img, w, h, int(kf.frame), float(kf.time), int(sk.shot.index),
+                      float(sk.shot.end_time - sk.shot.start_time))
              for sk in picked for kf, img in zip(sk.keyframes, sk.thumbnails)]
     if not items:
         raise DecodeError(f"{path} has no decodable frames")
