@@ -12,33 +12,11 @@ transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
 
 
-def _tokenizer(folder):
-    from tokenizers import Tokenizer, models, pre_tokenizers
-
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", "a", "photo", "of", "cat", "dog", "red", "."]
-    tk = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
-    tk.pre_tokenizer = pre_tokenizers.Whitespace()
-    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="[PAD]", unk_token="[UNK]",
-                                                cls_token="[CLS]", sep_token="[SEP]", bos_token="[DEC]")
-    return fast, len(words)
-
-
 @pytest.fixture(scope="module")
 def blip_dir(tmp_path_factory):
-    """A tiny randomly initialised BLIP captioner saved with BlipProcessor.save_pretrained."""
-    torch.manual_seed(3)
-    d = tmp_path_factory.mktemp("tiny-blip")
-    tok, n = _tokenizer(d)
-    text = dict(vocab_size=n, hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
-                max_position_embeddings=32, bos_token_id=5, pad_token_id=0, sep_token_id=3, eos_token_id=3)
-    vision = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, image_size=32,
-                  patch_size=8)
-    cfg = transformers.BlipConfig(text_config=text, vision_config=vision, projection_dim=16)
-    transformers.BlipForConditionalGeneration(cfg).save_pretrained(d)
-    proc = transformers.BlipProcessor(image_processor=transformers.BlipImageProcessor(size={"height": 32, "width": 32}),
-                                      tokenizer=tok)
-    proc.save_pretrained(d)  # transformers 5 writes processor_config.json here
-    return d
+    from tests.features.conftest import make_tiny_blip
+
+    return make_tiny_blip(tmp_path_factory.mktemp("tiny-blip"))
 
 
 def test_captioner_writes_one_text_per_picture(blip_dir, photos):
