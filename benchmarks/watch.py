@@ -64,7 +64,7 @@ def score_events(events: list[dict], apps: list[tuple[str, float, float]]) -> di
 
 
 def run_kadr(path: Path, enc, queries, names, **opts) -> tuple[dict, dict]:
-    from kadr.index.watch import WatchOptions, watch
+    from kadr.stream import WatchOptions, watch
 
     res = watch(path, enc, queries=queries, names=names, options=WatchOptions(**opts))
     return [e.to_dict() for e in res["events"]], res["stats"]
@@ -111,7 +111,7 @@ def realtime_cli(path: Path, qpaths: list[Path]) -> dict:
 
 def main() -> None:
     from kadr.features import get
-    from kadr.index.watch import WatchOptions, query_crops
+    from kadr.stream import WatchOptions, query_crops
 
     work = Path(tempfile.mkdtemp(prefix="kadr-watch-bench-"))
     try:
@@ -137,7 +137,7 @@ def main() -> None:
         rows.append(["imagehash pHash ≤ 10 bits (peer)", f"{s['found']}/{len(apps)}", s["false"], s["ttd"],
                      round(st["sampled"] / st["seconds"], 1), None])
         # the score margin: lowest peak of a true event vs the highest score outside appearances
-        from kadr.index.watch import Watcher
+        from kadr.stream import Watcher
 
         w = Watcher(enc, queries=queries, names=names)
         from kadr.io.video import Sampling, VideoReader
@@ -161,7 +161,7 @@ def main() -> None:
         t0 = time.perf_counter()
         embs = [enc.encode_images([f]) for f in frames]
         embed_ms = (time.perf_counter() - t0) / len(frames) * 1000
-        from kadr.index.watch import QueryBank
+        from kadr.stream import QueryBank
 
         photos = [sample_photo(n) for n in ("astronaut", "chelsea", "rocket", "coffee", "camera", "brick",
                                             "coins", "colorwheel")]

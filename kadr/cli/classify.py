@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from kadr.cli._common import add_encoder_arguments, open_encoder
+from kadr.cli._common import add_encoder_arguments, add_k_argument, open_encoder
 
 COMMAND = "classify"
 HELP = "classify images: ImageNet classes, or zero-shot labels of your own (--labels \"dog, cat, car\")"
-DESCRIPTION = """Print the top classes of each image. The default model, effnet-lite0, knows the
+DESCRIPTION = """Print the top classes of each image. The default encoder, effnet-lite0, knows the
 1000 ImageNet classes and works offline. --labels "dog, cat, car" classifies zero-shot
 against your own labels, offline too: the image's semantic vector (its ImageNet
 probabilities projected into the MiniLM text space) is compared with "a photo of a {label}."
@@ -17,9 +17,9 @@ Folders are walked for images; undecodable files are skipped and listed.
 
 example:
   kadr classify photo.jpg
-  kadr classify photos/ --topk 3 --json
+  kadr classify photos/ -k 3 --json
   kadr classify photo.jpg --labels "dog, cat, car"
-  kadr classify frame.png --model clip:/models/clip-vit-b32 --labels "cat,dog,car"
+  kadr classify frame.png --encoder clip:/models/clip-vit-b32 --labels "cat,dog,car"
 """
 
 
@@ -29,7 +29,7 @@ CHUNK = 64
 
 def add_arguments(parser) -> None:
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders")
-    parser.add_argument("--topk", type=int, default=5, help="classes per image (default: 5)")
+    add_k_argument(parser, default=5, what="classes per image")
     parser.add_argument("--labels", default=None, metavar="A,B,C",
                         help="comma-separated labels for zero-shot classification, e.g. \"dog, cat, car\"")
     parser.add_argument("--prompt", default=None, metavar="TEXT",
@@ -41,16 +41,16 @@ def run(args):
     import warnings
 
     from kadr.errors import InputError, KadrWarning
-    from kadr.features.base import batched, check_topk
+    from kadr.features.base import batched, check_k
     from kadr.features.imagenet import short_label
     from kadr.io.images import iter_images
 
     from kadr.features.semantic import parse_labels
 
-    check_topk(args.topk)
+    check_k(args.k)
     labels = parse_labels(args.labels) if args.labels is not None else None
     extra = {}
-    kind = str(args.model).partition(":")[0].lower()
+    kind = str(args.encoder).partition(":")[0].lower()
     if args.prompt is not None:
         if labels is None:
             raise InputError("--prompt needs --labels (it is the template the labels are put into)")
@@ -61,7 +61,7 @@ def run(args):
     encoder = open_encoder(args, **extra)
     if labels is not None and not encoder.supports_text and not kind.startswith("effnet-lite"):
         raise InputError(f"--labels needs an ImageNet classifier (effnet-lite0/1/2) or a CLIP/SigLIP folder; "
-                         f"{args.model!r} cannot classify")
+                         f"{args.encoder!r} cannot classify")
     skipped: list = []
     rows = []
     with warnings.catch_warnings():
@@ -73,7 +73,7 @@ def run(args):
     if not rows:
         raise InputError("no decodable image in " + ", ".join(args.images) +
                          "".join(f"; {s.reason}" for s in skipped))
-    return {"model": encoder.name, "labels": labels or "imagenet", "results": rows,
+    return {"encoder": encoder.name, "model": encoder.name, "labels": labels or "imagenet", "results": rows,
             "skipped": [{"path": s.path, "reason": s.reason} for s in skipped]}
 
 
@@ -82,9 +82,9 @@ def _classify(encoder, images, args, labels, kind):
         from kadr.features.semantic import BridgeOptions, get_bridge
 
         o = BridgeOptions(**{**BridgeOptions().to_dict(), "classifier": encoder.name})
-        return get_bridge(o, classifier=encoder).zero_shot(images, labels, topk=args.topk, batch_size=args.batch_size,
+        return get_bridge(o, classifier=encoder).zero_shot(images, labels, k=args.k, batch_size=args.batch_size,
                                                            prompt=args.prompt)
-    return encoder.classify(images, topk=args.topk, labels=labels, batch_size=args.batch_size)
+    return encoder.classify(images, k=args.k, labels=labels, batch_size=args.batch_size)
 
 
 def _name(pred, labels, short_label) -> str:

@@ -57,19 +57,11 @@ def _load_one(ref: str):
     from pathlib import Path
 
     from kadr.errors import DecodeError, InputError
-    from kadr.io import IMAGE_EXTENSIONS, VideoReader, load_image, split_frame_ref
+    from kadr.io import IMAGE_EXTENSIONS
+    from kadr.io.video import load_picture
 
-    frame_ref = split_frame_ref(ref) if not Path(ref).exists() else None
-    if frame_ref is not None:
-        path, kind, where = frame_ref
-        from kadr._checks import check_file
-
-        check_file(path, what="video")
-        with VideoReader(path) as reader:
-            frame = reader.read(frame=where) if kind == "frame" else reader.read(time=where)
-            return ref, frame.image
     try:
-        return ref, load_image(ref)
+        return ref, load_picture(ref)
     except DecodeError:
         if Path(ref).suffix.lower() not in IMAGE_EXTENSIONS:
             raise InputError(f"{ref!r} is not an image; for a video frame write {ref}@12.5s (time) "
@@ -135,7 +127,9 @@ def _prepare(img_a, img_b, *, resize: bool, grey: bool, names: tuple[str, str]):
     if grey:
         if data_range is None:
             data_range = float(np.iinfo(img_a.dtype).max)
-        w = np.array([0.299, 0.587, 0.114])
+        from kadr.io.images import LUMA_BT601
+
+        w = np.array(LUMA_BT601)
         img_a, img_b = img_a @ w, img_b @ w  # float64 luma, same range as the input
     return img_a, img_b, data_range
 

@@ -121,9 +121,9 @@ def measure(image: np.ndarray, labels: Sequence[tuple[str, float]] = ()) -> Meas
                                uniform=bool(maps["luma"].std() < 0.04))
 
 
-def describe_images(images: Sequence[np.ndarray], classifier: Any = None, *, topk: int = 3,
+def describe_images(images: Sequence[np.ndarray], classifier: Any = None, *, k: int = 3,
                     min_score: float = 0.05) -> list[MeasuredDescription]:
-    """Measured descriptions of pictures; labels are the classifier's top ``topk`` ImageNet
+    """Measured descriptions of pictures; labels are the classifier's top ``k`` ImageNet
     classes with probability >= ``min_score`` (at least the best one)."""
     from kadr import features
     from kadr.features.imagenet import short_label
@@ -131,7 +131,7 @@ def describe_images(images: Sequence[np.ndarray], classifier: Any = None, *, top
     if not isinstance(images, (list, tuple)):
         raise InputError("images must be a list of RGB arrays")
     enc = classifier or features.get(features.DEFAULT)
-    preds = enc.classify(list(images), topk=topk) if images else []
+    preds = enc.classify(list(images), k=k) if images else []
     out = []
     for im, ps in zip(images, preds):
         kept = [(short_label(p.label), p.score) for i, p in enumerate(ps) if i == 0 or p.score >= min_score]

@@ -24,10 +24,11 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from kadr._compat import renamed_kwarg
 from kadr.errors import InputError, ModelLoadError
-from kadr.features.base import Prediction, batched, check_topk, top_predictions
+from kadr.features.base import Prediction, batched, check_k, top_predictions
 from kadr.features.imagenet import imagenet_classes
-from kadr.features.preprocess import center_crop_resize
+from kadr.features.preprocess import centre_crop_resize
 from kadr.features.runtime import ModelEncoder, package_version, require
 
 #: variant → network input side (px), the resolution each Lite model was trained at (TF release)
@@ -99,7 +100,7 @@ class EffNetLite(ModelEncoder):
         return build_network(self.variant)
 
     def prepare(self, image: np.ndarray) -> np.ndarray:
-        return center_crop_resize(image, self.input_size)
+        return centre_crop_resize(image, self.input_size)
 
     def preprocess(self, images: list[np.ndarray]) -> np.ndarray:
         return np.stack([self.prepare(im) for im in images])
@@ -133,16 +134,17 @@ class EffNetLite(ModelEncoder):
         """ImageNet class probabilities softmax(logits), float32 (N, 1000), rows summing to 1."""
         return softmax(self.logits(images, batch_size=batch_size))
 
-    def classify(self, images: Iterable[np.ndarray], *, topk: int = 5, labels: Sequence[str] | None = None,
+    @renamed_kwarg(topk="k")
+    def classify(self, images: Iterable[np.ndarray], *, k: int = 5, labels: Sequence[str] | None = None,
                  batch_size: int | None = None) -> list[list[Prediction]]:
-        """Top-``topk`` ImageNet classes (softmax probabilities) per image; with ``labels``
+        """Top-``k`` ImageNet classes (softmax probabilities) per image; with ``labels``
         zero-shot labels through the semantic bridge (:mod:`kadr.features.semantic`)."""
-        check_topk(topk)
+        check_k(k)
         if labels is not None:
             from kadr.features.semantic import zero_shot
 
-            return zero_shot(self, images, labels, topk=topk, batch_size=batch_size)
-        return top_predictions(self.probabilities(images, batch_size=batch_size), imagenet_classes(), topk)
+            return zero_shot(self, images, labels, k=k, batch_size=batch_size)
+        return top_predictions(self.probabilities(images, batch_size=batch_size), imagenet_classes(), k)
 
 
 def softmax(z: np.ndarray, temperature: float = 1.0) -> np.ndarray:

@@ -22,13 +22,11 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from kadr.errors import DecodeError, InputError, KadrWarning, SourceNotFoundError
+from kadr._compat import renamed_kwarg
+from kadr.errors import DecodeError, InputError, KadrWarning
 from kadr.features.base import Encoder, batched, l2_normalise
-from kadr.io.images import IMAGE_EXTENSIONS, SkippedFile, load_image
-
-#: Extensions treated as video when walking folders (files given directly are probed by extension too).
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".mts", ".wmv",
-                    ".flv", ".3gp", ".y4m")
+from kadr.io.files import MEDIA_EXTENSIONS, VIDEO_EXTENSIONS, is_video, walk_files
+from kadr.io.images import SkippedFile, load_image
 
 
 @dataclass(frozen=True)
@@ -43,24 +41,9 @@ class MediaItem:
         return {"source": self.source, "frame": self.frame, "time": self.time}
 
 
-def is_video(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_EXTENSIONS
-
-
 def media_files(paths: Iterable[str | os.PathLike], *, recursive: bool = True) -> Iterator[Path]:
     """Files to embed: files given directly, folders walked (sorted) for image and video files."""
-    exts = {e.lower() for e in IMAGE_EXTENSIONS} | set(VIDEO_EXTENSIONS)
-    for p in map(Path, paths):
-        if p.is_dir():
-            it = p.rglob("*") if recursive else p.glob("*")
-            for f in sorted(it):
-                if f.is_file() and f.suffix.lower() in exts and \
-                        not any(part.startswith(".") for part in f.relative_to(p).parts):
-                    yield f
-        elif p.exists():
-            yield p
-        else:
-            raise SourceNotFoundError(f"not found: {str(p)!r}; check the path")
+    return walk_files(paths, MEDIA_EXTENSIONS, recursive=recursive)
 
 
 def iter_media(paths: Iterable[str | os.PathLike], *, fps: float | None = None, recursive: bool = True,
@@ -159,11 +142,14 @@ def embed_paths(encoder: Encoder, paths: Iterable[str | os.PathLike], *, fps: fl
     return keys, emb
 
 
+@renamed_kwarg(model="encoder")
 def write_embeddings(path: str | os.PathLike, items: list[MediaItem], embeddings: np.ndarray, *,
-                     model: str) -> list[Path]:
-    """Save embeddings: ``.parquet`` (columns source, frame, time, embedding; the model name and
-    dim in the schema metadata) or ``.npy`` (the (N, D) float32 array) plus a ``.json`` file of
-    the same stem listing the items. Returns the written paths."""
+                     encoder: str) -> list[Path]:
+    """Save embeddings: ``.parquet`` (columns source, frame, time, embedding; the encoder name
+    and dim in the schema metadata, ``kadr.encoder``) or ``.npy`` (the (N, D) float32 array)
+    plus a ``.json`` file of the same stem listing the items (``encoder``, ``dim``, ``items``).
+    The metadata also carries the name under its deprecated key ``model`` for one release.
+    Returns the written paths."""
     import json
 
     from kadr.errors import OutputError
@@ -180,7 +166,7 @@ def write_embeddings(path: str | os.PathLike, items: list[MediaItem], embeddings
         if suffix == ".npy":
             np.save(out, emb)
             side = out.with_suffix(".json")
-            side.write_text(json.dumps({"model": model, "dim": int(emb.shape[1]),
+            side.write_text(json.dumps({"encoder": encoder, "model": encoder, "dim": int(emb.shape[1]),
                                         "items": [it.to_dict() for it in items]}, indent=1))
             return [out, side]
         try:
@@ -196,7 +182,7 @@ def write_embeddings(path: str | os.PathLike, items: list[MediaItem], embeddings
             "frame": pa.array([it.frame for it in items], pa.int64()),
             "time": pa.array([it.time for it in items], pa.float64()),
             "embedding": pa.FixedSizeListArray.from_arrays(pa.array(emb.ravel(), pa.float32()), dim),
-        }).replace_schema_metadata({"kadr.model": model, "kadr.dim": str(dim)})
+        }).replace_schema_metadata({"kadr.encoder": encoder, "kadr.model": encoder, "kadr.dim": str(dim)})
         pq.write_table(table, out)
         return [out]
     except OSError as exc:

@@ -98,22 +98,12 @@ class OnnxRunner:
     name = "onnx"
 
     def __init__(self, path: str | os.PathLike, threads: int = 0):
+        from kadr._onnx import onnx_session
+
         try:
-            import onnxruntime as ort
-        except ImportError:
-            raise missing_backend("onnxruntime") from None
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = int(threads) if threads else _default_threads()
-        so.inter_op_num_threads = 1
-        # no busy-waiting between ops: the CPU is shared with decoder threads (and other processes);
-        # spinning threads halved the batch-1 speed on a loaded 2-core machine (benchmarks/encoders.py)
-        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        so.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelLoadError(f"onnxruntime cannot load {str(path)!r}: {exc}; delete the file and export again "
-                                 "(kadr export-onnx MODEL OUT.onnx)") from None
+            self._session = onnx_session(path, threads=int(threads) if threads else _default_threads())
+        except ModelLoadError as exc:
+            raise ModelLoadError(f"{exc}; delete the file and export again (kadr export-onnx ENCODER OUT.onnx)") from None
         self._input = self._session.get_inputs()[0].name
         self.path = Path(path)
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from kadr._options import opt
 from kadr.errors import InputError
-from kadr.features.base import Encoder, Prediction, batched, check_texts, check_topk, l2_normalise, top_predictions
+from kadr.features.base import Encoder, Prediction, batched, check_texts, check_k, l2_normalise, top_predictions
 from kadr.features.imagenet import imagenet_classes
 
 #: Prompt templates a class name is put into; the default set was chosen on the tuning queries.
@@ -270,13 +270,13 @@ class SemanticBridge:
         z = np.exp(z - z.max(axis=1, keepdims=True))
         return (z / z.sum(axis=1, keepdims=True)).astype(np.float32)
 
-    def zero_shot(self, images: Iterable[np.ndarray], labels: Sequence[str], *, topk: int = 5,
+    def zero_shot(self, images: Iterable[np.ndarray], labels: Sequence[str], *, k: int = 5,
                   batch_size: int | None = None, prompt: str = "a photo of a {}.") -> list[list[Prediction]]:
-        """Top-``topk`` of ``labels`` per image (probabilities over the labels)."""
-        check_topk(topk)
+        """Top-``k`` of ``labels`` per image (probabilities over the labels)."""
+        check_k(k)
         labels = check_labels(labels)
         return top_predictions(self.label_scores(self.embed_images(images, batch_size=batch_size), labels, prompt),
-                               labels, topk)
+                               labels, k)
 
 
 def check_labels(labels: Sequence[str]) -> list[str]:
@@ -329,12 +329,12 @@ def get_bridge(options: BridgeOptions | None = None, *, classifier: Encoder | No
     return _bridges[key]
 
 
-def zero_shot(encoder: Encoder, images: Iterable[np.ndarray], labels: Sequence[str], *, topk: int = 5,
+def zero_shot(encoder: Encoder, images: Iterable[np.ndarray], labels: Sequence[str], *, k: int = 5,
               batch_size: int | None = None) -> list[list[Prediction]]:
     """Zero-shot labels for an ImageNet classifier ``encoder`` (effnet-lite*) through the bridge,
     with that encoder as the bridge's classifier."""
     o = BridgeOptions(**{**BridgeOptions().to_dict(), "classifier": encoder.name})
-    return get_bridge(o, classifier=encoder).zero_shot(images, labels, topk=topk, batch_size=batch_size)
+    return get_bridge(o, classifier=encoder).zero_shot(images, labels, k=k, batch_size=batch_size)
 
 
 def write_shipped_table(options: BridgeOptions | None = None, folder: str | Path | None = None) -> Path:

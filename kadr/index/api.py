@@ -10,9 +10,10 @@ import numpy as np
 
 from kadr.errors import InputError
 from kadr.features.base import Encoder, l2_normalise
-from kadr.index._encoders import DEFAULT_ENCODER, resolve_encoder
+from kadr.features import DEFAULT as DEFAULT_ENCODER, resolve_encoder
 from kadr.index.indexing import AddReport, add_files
 from kadr.index.store import Hit, Store, StoreOptions
+from kadr.io.video import load_frame_ref
 
 #: How several query vectors (images, text, frames) are combined into one.
 COMBINE_MODES = ("mean", "max")
@@ -226,15 +227,3 @@ def _load_query_image(x: Any) -> np.ndarray:
     return load_image(x)
 
 
-def load_frame_ref(ref: str) -> np.ndarray:
-    """The RGB frame of ``clip.mp4@12.5s`` (time) or ``clip.mp4@#300`` (frame index)."""
-    from kadr.io.timecode import split_frame_ref
-    from kadr.io.video import VideoReader
-
-    parts = split_frame_ref(ref)
-    if parts is None:
-        raise InputError(f"bad frame reference {ref!r}; use clip.mp4@12s (time) or clip.mp4@#300 (frame index)")
-    path, what, value = parts
-    with VideoReader(path) as r:
-        f = r.read(time=value) if what == "time" else r.read(frame=int(value))
-        return f.image

@@ -26,19 +26,12 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from kadr.errors import DecodeError, InputError, KadrError, KadrWarning, SourceNotFoundError
-from kadr.io.images import IMAGE_EXTENSIONS
+from kadr.errors import DecodeError, InputError, KadrError, KadrWarning
 from kadr.index.schema import content_hash, file_facts, phash64, row_id
-
-#: Extensions (lower case) indexed as videos; everything else is read as an image.
-VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".ts", ".mts", ".mpg",
-                                     ".mpeg", ".wmv", ".flv", ".3gp", ".ogv")
+from kadr.io.files import MEDIA_EXTENSIONS, is_video, walk_files
 
 #: Longest side (px) of video frames handed to the encoder (encoders resize to their input anyway).
 VIDEO_FRAME_SIZE = 448
-
-#: Sampling rate used for ``--video-mode keyframes`` while no shot detector is installed.
-FALLBACK_FPS = 1.0
 
 
 @dataclass
@@ -77,26 +70,12 @@ def parse_video_mode(mode: str) -> tuple[str, float | None]:
     raise InputError(f"bad --video-mode {mode!r}; use 'keyframes' or 'fps:N' (e.g. fps:1 for one frame a second)")
 
 
-def is_video(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_EXTENSIONS
-
-
 def collect_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
     """Absolute, de-duplicated files: given files as they are, folders walked recursively
     (sorted) for image and video extensions; hidden files and folders skipped."""
-    exts = set(IMAGE_EXTENSIONS) | set(VIDEO_EXTENSIONS)
     out: dict[str, Path] = {}
-    for raw in paths:
-        p = Path(raw).expanduser()
-        if p.is_dir():
-            for f in sorted(p.rglob("*")):
-                rel = f.relative_to(p).parts
-                if f.is_file() and f.suffix.lower() in exts and not any(s.startswith(".") for s in rel):
-                    out.setdefault(str(f.resolve()), f.resolve())
-        elif p.exists():
-            out.setdefault(str(p.resolve()), p.resolve())
-        else:
-            raise SourceNotFoundError(f"not found: {str(p)!r}; check the path")
+    for f in walk_files(paths, MEDIA_EXTENSIONS):
+        out.setdefault(str(f.resolve()), f.resolve())
     return list(out.values())
 
 
@@ -129,10 +108,9 @@ def video_items(path: Path, mode: str, fps: float | None) -> list[_Item]:
     from kadr.io.video import Sampling, VideoReader
 
     if mode == "keyframes":
-        kf = _shot_keyframes(path)
-        if kf is not None:
-            return kf
-        fps = FALLBACK_FPS
+        from kadr.index._video import keyframe_items
+
+        return keyframe_items(path, _Item, VIDEO_FRAME_SIZE)
     items = []
     with VideoReader(path, analysis_size=VIDEO_FRAME_SIZE, sampling=Sampling(fps=fps)) as r:
         for f in r:
@@ -142,13 +120,11 @@ def video_items(path: Path, mode: str, fps: float | None) -> list[_Item]:
     return items
 
 
-def _shot_keyframes(path: Path) -> list[_Item] | None:
-    """Keyframes from the shot detector (kadr.video.shots / keyframes); None if not installed."""
-    try:
-        from kadr.index._video import keyframe_items
-    except ImportError:  # the shots layer is not installed
-        return None
-    return keyframe_items(path, _Item, VIDEO_FRAME_SIZE)
+def _decoder_errors() -> tuple[type[BaseException], ...]:
+    """What FFmpeg (PyAV) and the image libraries raise on a damaged or hostile file."""
+    import av
+
+    return (OSError, av.error.FFmpegError, EOFError, MemoryError)
 
 
 def prepare(path: Path, states: dict[str, tuple[int, int, str]], video_mode: tuple[str, float | None]) -> _Prepared:
@@ -177,8 +153,9 @@ def prepare(path: Path, states: dict[str, tuple[int, int, str]], video_mode: tup
             items = [_Item("image", img, img.shape[1], img.shape[0])]
     except KadrError as exc:
         return _Prepared(path, facts, hash=h, error=str(exc))
-    except Exception as exc:  # a decoder library failing on a hostile file: skip it, list it
+    except _decoder_errors() as exc:  # a decoder library failing on a hostile file: skip it, list it
         return _Prepared(path, facts, hash=h, error=f"{type(exc).__name__}: {exc}")
+    # anything else is a bug of kadr's and propagates: it must not be reported as a bad file
     return _Prepared(path, facts, hash=h, items=items)
 
 

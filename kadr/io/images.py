@@ -21,16 +21,22 @@ from pathlib import Path
 from typing import Iterable, Iterator, Union
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from kadr._checks import check_file
-from kadr.errors import DecodeError, InputError, KadrWarning, SourceNotFoundError
+from kadr.errors import DecodeError, InputError, KadrWarning
+from kadr.io.files import IMAGE_EXTENSIONS, walk_files
 
-#: Extensions (lower case) picked up when a folder is walked.
-IMAGE_EXTENSIONS: tuple[str, ...] = (
-    ".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm",
-    ".jp2", ".avif", ".heic",
-)
+#: BT.601 luma weights of R, G, B (ITU-R BT.601-7, section 2.5.1: E'Y = 0.299 E'R + 0.587 E'G
+#: + 0.114 E'B), the weights OpenCV's ``cvtColor(RGB2GRAY)`` and PIL's ``convert("L")`` use.
+LUMA_BT601: tuple[float, float, float] = (0.299, 0.587, 0.114)
+
+
+def luma(rgb: np.ndarray, dtype: type = np.float32) -> np.ndarray:
+    """BT.601 luma (:data:`LUMA_BT601`) of an RGB image (..., 3), in ``dtype``, same range as the input."""
+    r, g, b = (dtype(w) for w in LUMA_BT601)
+    return rgb[..., 0] * r + rgb[..., 1] * g + rgb[..., 2] * b
+
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, np.ndarray, Image.Image]
 
@@ -217,20 +223,8 @@ def load_image(src: ImageSource) -> np.ndarray:
 def iter_image_paths(paths: Iterable[str | os.PathLike] | str | os.PathLike, *, recursive: bool = True,
                      extensions: Iterable[str] = IMAGE_EXTENSIONS) -> Iterator[Path]:
     """Yield image files: files given directly (any extension), folders walked in sorted
-    order keeping files whose lower-case suffix is in ``extensions``. Hidden files skipped."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    exts = {e.lower() for e in extensions}
-    for p in map(Path, paths):
-        if p.is_dir():
-            it = p.rglob("*") if recursive else p.glob("*")
-            for f in sorted(it):
-                if f.is_file() and f.suffix.lower() in exts and not any(part.startswith(".") for part in f.relative_to(p).parts):
-                    yield f
-        elif p.exists():
-            yield p
-        else:
-            raise SourceNotFoundError(f"not found: {str(p)!r}")
+    order keeping files whose lower-case suffix is in ``extensions`` (:func:`walk_files`)."""
+    return walk_files(paths, extensions, recursive=recursive)
 
 
 @dataclass

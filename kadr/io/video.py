@@ -28,6 +28,14 @@ from kadr._options import opt
 from kadr.errors import DecodeError, InputError, KadrWarning, NoVideoStreamError, UnsupportedSourceError
 from kadr.io.sources import Source, resolve_source
 
+#: Longest side (px) of the downscaled frames kadr analyses by default (``--analysis-size``):
+#: keyframe comparison, labels, per-frame statistics. 256 px keeps the scene content the
+#: encoders see (EfficientNet-Lite0 takes 224 px) while swscale stays cheap (~2 ms/frame at 720p).
+DEFAULT_ANALYSIS_SIZE = 256
+#: Frame rate assumed when a stream states none (raw pipes, some webcams): 25 fps, the PAL
+#: video rate, which is also FFmpeg's own fallback for rawvideo/mjpeg inputs.
+FALLBACK_FPS = 25.0
+
 
 def _fit_size(width: int, height: int, size: int | tuple[int, int] | None) -> tuple[int, int] | None:
     """Target (w, h): ``size`` int = longest side (aspect kept, even dims), tuple = exact."""
@@ -139,6 +147,20 @@ class Frame:
         if self._av is not None:
             return self._av.height if self.rotation % 180 else self._av.width
         return self.image.shape[1]
+
+    @property
+    def decoder_frame(self) -> Any:
+        """The decoder's own picture (a PyAV ``VideoFrame``, coded orientation, decoder pixel
+        format) for consumers that read its planes directly; None for frames made from arrays
+        or after :meth:`release`."""
+        return self._av
+
+    def is_converted(self, what: str = "image") -> bool:
+        """True when ``image`` (or ``analysis_image``) has been converted already, so using it
+        costs nothing (public face of the lazy cache; detectors pick their cheapest input by it)."""
+        if what not in ("image", "analysis_image"):
+            raise InputError(f"what must be 'image' or 'analysis_image', got {what!r}")
+        return what in self.__dict__
 
     def release(self) -> None:
         """Drop the decoder frame (keeps converted images)."""
@@ -264,6 +286,8 @@ class VideoReader:
         self._pts_table: list[int] | None = None
         self._seek_target: tuple[str, float] | None = None
         self.stats = DecodeStats()
+        #: errors of the side passes (rotation probe, PTS table) that were recovered from and warned
+        self.probe_errors: list[str] = []
 
     # ---- metadata -------------------------------------------------------------
     @property
@@ -305,7 +329,10 @@ class VideoReader:
             with av.open(self.source.target) as c:
                 f = next(c.decode(video=0), None)
                 rot = int(round(getattr(f, "rotation", 0) or 0)) if f is not None else 0
-        except (av.error.FFmpegError, StopIteration):
+        except av.error.FFmpegError as exc:  # the first frame does not decode: frames come as coded
+            self.probe_errors.append(f"rotation: {exc}")
+            warnings.warn(f"{self.name}: cannot read the display rotation ({exc}); frames are returned "
+                          "as coded, unrotated", KadrWarning, stacklevel=3)
             rot = 0
         return rot % 360
 
@@ -351,15 +378,17 @@ class VideoReader:
                     for pkt in c.demux(s):
                         if pkt.size and pkt.pts is not None:
                             pts.append(pkt.pts)
-                except av.error.FFmpegError:
-                    pass
+                except av.error.FFmpegError as exc:  # a damaged tail: the table holds what came before it
+                    self.probe_errors.append(f"pts table: {exc}")
+                    warnings.warn(f"{self.name}: demuxing stopped after {len(pts)} frames ({exc}); frame "
+                                  "indices and seeking beyond them are not exact", KadrWarning, stacklevel=3)
             pts.sort()
             self._pts_table = pts
         return self._pts_table
 
     def time_of(self, pts: int | None, fallback_index: int) -> float:
         if pts is None or self.time_base is None:
-            fps = self.fps or 25.0
+            fps = self.fps or FALLBACK_FPS
             return fallback_index / fps
         if self._start_pts is None:
             self._start_pts = pts
@@ -383,13 +412,29 @@ class VideoReader:
         return self
 
     def read(self, *, time: float | None = None, frame: int | None = None) -> Frame:
-        """Return the single frame at ``frame`` index or at ``time`` seconds."""
+        """Return the single frame at ``frame`` index, or the frame **displayed** at ``time``
+        seconds: the last frame whose presentation time is <= ``time`` (a frame stays on
+        screen until the next one's PTS; correct on VFR). A time after the last frame's display
+        interval (its PTS plus the median frame duration) has no frame."""
         self.seek(time=time, frame=frame)
-        for f in self._iter(Sampling()):
-            return f
-        where = f"frame {frame}" if frame is not None else f"{time} s"
         n = len(self.pts_table())
-        raise InputError(f"{self.name} has no frame at {where} (it has {n} frames)")
+        past = (frame is not None and frame >= n) or (time is not None and (not n or time >= self._display_end()))
+        if not past:
+            if time is not None:
+                self._seek_target = ("shown", float(time))
+            for f in self._iter(Sampling()):
+                return f
+        self._seek_target = None
+        where = f"frame {frame}" if frame is not None else f"{time} s"
+        end = f", {self._display_end():.3f} s long" if n else ""
+        raise InputError(f"{self.name} has no frame at {where} (it has {n} frames{end})")
+
+    def _display_end(self) -> float:
+        """Seconds at which the last frame leaves the screen: its time + the median frame step."""
+        table = self.pts_table()
+        step = float(np.median(np.diff(table))) if len(table) > 1 else (1 / (self.fps or 25.0)) / self.time_base
+        start = self._start_pts if self._start_pts is not None else table[0]
+        return (table[-1] + step - start) * self.time_base
 
     # ---- iteration ----------------------------------------------------------------
     def __iter__(self) -> Iterator[Frame]:
@@ -412,6 +457,10 @@ class VideoReader:
             if target[1] >= len(table):
                 return (table[-1] + 1 if table else 0), len(table)
             idx = target[1]
+        elif target[0] == "shown":  # the last frame with PTS <= t (the one on screen at t)
+            start = self._start_pts if self._start_pts is not None else (table[0] if table else 0)
+            want = start + target[1] / self.time_base
+            idx = max(0, bisect.bisect_right(table, want + 1e-6 / self.time_base) - 1)
         else:
             start = self._start_pts or 0
             want = start + target[1] / self.time_base
@@ -514,10 +563,12 @@ class VideoReader:
 
     # ---- lifecycle ----------------------------------------------------------------
     def close(self) -> None:
+        import av
+
         self._closed = True
         try:
             self._container.close()
-        except Exception:  # closing twice or after a broken stream is harmless
+        except (av.error.FFmpegError, OSError):  # closing after a broken stream: nothing left to release
             pass
 
     def __enter__(self) -> "VideoReader":
@@ -528,3 +579,31 @@ class VideoReader:
 
     def __repr__(self) -> str:
         return f"VideoReader({self.name!r}, {self.width}x{self.height}, fps={self.fps})"
+
+
+def load_frame_ref(ref: str) -> np.ndarray:
+    """RGB ``uint8`` (H, W, 3) of one video frame: ``clip.mp4@#300`` (frame index, 0-based) or
+    ``clip.mp4@12.5s`` (the frame shown at 12.5 s). The one loader of frame references."""
+    from kadr._checks import check_file
+    from kadr.io.timecode import split_frame_ref
+
+    parts = split_frame_ref(ref)
+    if parts is None:
+        raise InputError(f"bad frame reference {ref!r}; use clip.mp4@12s (time) or clip.mp4@#300 (frame index)")
+    path, what, value = parts
+    check_file(path, what="video")
+    with VideoReader(path) as r:
+        return (r.read(time=value) if what == "time" else r.read(frame=int(value))).image
+
+
+def load_picture(ref: str) -> np.ndarray:
+    """RGB array of an image file, or of a video frame reference (see :func:`load_frame_ref`)
+    when ``ref`` is not an existing file and has the ``@`` form."""
+    from pathlib import Path
+
+    from kadr.io.images import load_image
+    from kadr.io.timecode import split_frame_ref
+
+    if Path(ref).exists() or split_frame_ref(ref) is None:
+        return load_image(ref)
+    return load_frame_ref(ref)

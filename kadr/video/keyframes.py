@@ -41,6 +41,7 @@ import numpy as np
 from kadr._checks import check_range
 from kadr._options import opt
 from kadr.errors import InputError, OutputError
+from kadr.io.video import DEFAULT_ANALYSIS_SIZE
 from kadr.video.types import Keyframe, Shot, Transition
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -156,17 +157,6 @@ class ShotKeyframes:
                 "coverage": round(self.coverage, 4)}
 
 
-def resolve_encoder(encoder: "str | Encoder") -> "Encoder":
-    """An Encoder instance from a registry name (or the instance itself)."""
-    from kadr.features.base import Encoder
-
-    if isinstance(encoder, Encoder):
-        return encoder
-    from kadr import features
-
-    return features.get(str(encoder))
-
-
 def _image_path(out_dir: Path, shot: Shot, frame: int, ext: str) -> Path:
     return out_dir / f"shot{shot.index:04d}_f{frame:06d}.{ext}"
 
@@ -209,6 +199,8 @@ class KeyframePicker:
     def __init__(self, encoder: "str | Encoder | None" = None, options: KeyframeOptions | None = None, *,
                  out_dir: str | os.PathLike | None = None, image_format: str = "jpg", max_side: int | None = None):
         self.options = options or KeyframeOptions()
+        from kadr.features import resolve_encoder
+
         self.encoder = resolve_encoder(encoder if encoder is not None else self.options.encoder)
         self.out_dir = prepare_dir(out_dir) if out_dir is not None else None
         if image_format not in ("jpg", "png"):
@@ -291,7 +283,7 @@ class KeyframePicker:
 def pick_keyframes(source: "str | os.PathLike | Iterable[Frame]", shots: Sequence[Shot], *,
                    transitions: Sequence[Transition] = (), encoder: "str | Encoder | None" = None,
                    options: KeyframeOptions | None = None, out_dir: str | os.PathLike | None = None,
-                   analysis_size: int = 256, image_format: str = "jpg", max_side: int | None = None,
+                   analysis_size: int = DEFAULT_ANALYSIS_SIZE, image_format: str = "jpg", max_side: int | None = None,
                    progress: bool | None = None) -> list[ShotKeyframes]:
     """Keyframes for every shot of a video file (one decode pass) or of an iterable of
     frames. ``shots`` must be sorted and non-overlapping; their ``keyframes`` are filled in

@@ -60,7 +60,7 @@ def test_backfill_command(photos, tmp_path, capsys):
 
 def test_classify_zero_shot_labels_offline(photos, capsys):
     rc, res, err = _json(capsys, "classify", str(photos / "chelsea.jpg"), str(photos / "rocket.jpg"),
-                         "--labels", "dog, cat, car, rocket", "--topk", "2")
+                         "--labels", "dog, cat, car, rocket", "-k", "2")
     assert rc == 0, err
     assert res["labels"] == ["dog", "cat", "car", "rocket"]
     assert [r["predictions"][0]["name"] for r in res["results"]] == ["cat", "rocket"]

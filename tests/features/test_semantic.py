@@ -66,7 +66,7 @@ def test_bad_label_lists_are_one_clear_error(bad, match):
 
 def test_zero_shot_offline_with_effnet(effnet, photos):
     preds = effnet.classify([photos["chelsea"], photos["rocket"], photos["coffee"]],
-                            labels=["dog", "cat", "car", "rocket", "cup of coffee"], topk=5)
+                            labels=["dog", "cat", "car", "rocket", "cup of coffee"], k=5)
     assert [p[0].label for p in preds] == ["cat", "rocket", "cup of coffee"]
     for p in preds:
         assert sum(x.score for x in p) == pytest.approx(1.0, abs=1e-5)

@@ -5,30 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kadr.features.base import Encoder
+from tests.tiny_encoder import TinyEncoder
 
 
-class ThumbEncoder(Encoder):
-    """A tiny classical encoder for the store tests: a 12×12 grey thumbnail (mean removed)
-    concatenated with a 4×4×4 RGB histogram; 208-d. Robust to rescaling and re-encoding,
-    sensitive to content; no model download."""
-
-    name = "test-thumb"
-    dim = 144 + 64
-
-    def _encode_batch(self, images):
-        import cv2
-
-        out = []
-        for img in images:
-            img = img if img.dtype == np.uint8 else (img >> 8).astype(np.uint8)
-            g = cv2.resize(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), (12, 12), interpolation=cv2.INTER_AREA)
-            g = g.astype(np.float32).ravel()
-            g = (g - g.mean()) / (g.std() + 1e-6)
-            h = np.histogramdd(img.reshape(-1, 3), bins=(4, 4, 4), range=[(0, 256)] * 3)[0].ravel()
-            h = np.sqrt(h / h.sum()) * 12.0
-            out.append(np.concatenate([g, h]))
-        return np.stack(out)
+ThumbEncoder = TinyEncoder  # the tests' one tiny encoder (tests/tiny_encoder.py)
 
 
 @pytest.fixture(scope="session")

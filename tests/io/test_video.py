@@ -44,14 +44,57 @@ def test_seek_by_frame_is_exact(counter_clip, target):
         assert nxt == list(range(target, min(60, target + 3)))
 
 
-def test_seek_by_time(counter_clip):
+def test_read_by_time_returns_the_frame_displayed(counter_clip):
+    """CFR 25 fps: frame i is on screen during [i/25, (i+1)/25), so the frame shown at t is
+    floor(t * 25) — the last frame with PTS <= t (the "frame shown at T" of clip@T)."""
     with VideoReader(counter_clip) as r:
-        f = r.read(time=1.0)  # 25 fps → frame 25 starts at exactly 1.0 s
+        f = r.read(time=1.0)  # frame 25 starts at exactly 1.0 s
         assert f.index == 25 and abs(f.time - 1.0) < 1e-6
-        f = r.read(time=1.01)
-        assert f.index == 26
+        assert abs(grey_of(f) - 25 * 4) < 1.5
+        for t, want in [(0.0, 0), (0.001, 0), (1.01, 25), (1.039, 25), (1.04, 26), (2.39, 59)]:
+            assert r.read(time=t).index == want, t
+        with pytest.raises(InputError, match="has no frame"):
+            r.read(time=2.4)  # frame 59 leaves the screen at 60/25 = 2.4 s
         with pytest.raises(InputError, match="has no frame"):
             r.read(frame=1000)
+        # seek(time=) keeps its range meaning: the first frame at or after t
+        r.seek(time=1.01)
+        assert next(iter(r)).index == 26
+
+
+def _vfr_clip(path, pts_ms):
+    import av
+    from fractions import Fraction
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("mpeg4", rate=25)
+        s.width, s.height, s.pix_fmt = 32, 32, "yuv420p"
+        s.time_base = Fraction(1, 1000)
+        s.codec_context.time_base = Fraction(1, 1000)
+        for i, t in enumerate(pts_ms):
+            fr = av.VideoFrame.from_ndarray(np.full((32, 32, 3), i * 30, np.uint8), format="rgb24")
+            fr.pts = t
+            fr.time_base = Fraction(1, 1000)
+            for pkt in s.encode(fr):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    return path
+
+
+def test_read_by_time_on_vfr(tmp_path):
+    """VFR: the frame displayed at t is the one with the largest PTS <= t, however long the
+    gaps between PTS are (index/fps arithmetic would be wrong here)."""
+    pts_ms = [0, 40, 80, 200, 240, 500, 540]
+    p = _vfr_clip(tmp_path / "vfr.mkv", pts_ms)
+    with VideoReader(p) as r:
+        for t, want in [(0.0, 0), (0.15, 2), (0.199, 2), (0.2, 3), (0.3, 4), (0.499, 4), (0.52, 5), (0.575, 6)]:
+            f = r.read(time=t)
+            assert f.index == want, t
+            assert abs(f.time - pts_ms[want] / 1000) < 1e-3
+            assert abs(float(f.image.mean()) - want * 30) < 4  # the pixels are that frame's
+        with pytest.raises(InputError, match="has no frame"):
+            r.read(time=0.6)  # 540 ms + the median step (40 ms) = 580 ms
 
 
 def test_sampling_modes(counter_clip):
@@ -277,3 +320,15 @@ def test_end_time_is_not_reported_as_loss(counter_clip):
     with VideoReader(counter_clip, sampling=Sampling(end=1.0)) as r, warnings.catch_warnings():
         warnings.simplefilter("error", KadrWarning)
         assert len(list(r)) == 25
+
+
+@pytest.mark.shared
+def test_read_by_time_on_real_clip():
+    """testvideo.mp4 (29.97 fps, PTS step 1001/30000 s): 12.5 s falls inside the display
+    interval of frame 374 (12.4791 s … 12.5125 s); frame 375 starts after it."""
+    from tests.conftest import shared_video_dir
+
+    with VideoReader(shared_video_dir() / "testvideo.mp4") as r:
+        f = r.read(time=12.5)
+        assert f.index == 374 and f.time <= 12.5 < f.time + 1001 / 30000
+

@@ -69,6 +69,9 @@ def test_compare_video_frames(capsys, counter_clip):
     # counter clip: frame i is grey level 4*i with a white block (tests/conftest.py)
     out = run_json(capsys, f"{counter_clip}@#10", f"{counter_clip}@0.4s", "--metrics", "ssim,psnr")
     assert out["pairs"][0]["ssim"] == 1.0 and out["pairs"][0]["psnr"] is None  # identical → inf → null
+    # clip@T is the frame on screen at T: frame 10 is shown during [0.40, 0.44) s
+    out = run_json(capsys, f"{counter_clip}@#10", f"{counter_clip}@0.43s", "--metrics", "mae")
+    assert out["pairs"][0]["mae"] == 0.0
     out = run_json(capsys, f"{counter_clip}@#10", f"{counter_clip}@#12", "--metrics", "mae")
     assert out["pairs"][0]["mae"] > 1
     err = run_error(capsys, str(counter_clip), f"{counter_clip}@#1")

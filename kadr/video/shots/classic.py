@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kadr._options import opt
+from kadr.io.images import luma as bt601_luma
 from kadr.io.video import Frame
 from kadr.video.shots.base import ShotDetector
 from kadr.video.types import Transition
@@ -124,7 +125,7 @@ def _rms(x: np.ndarray) -> float:
 
 def is_solid(img: np.ndarray, max_std: float = 12.0, luma: np.ndarray | None = None) -> bool:
     """True for a near-uniform dark (mean luma < 24) or bright (> 231) frame: a fade's end."""
-    y = luma if luma is not None else img[..., 0] * 0.299 + img[..., 1] * 0.587 + img[..., 2] * 0.114
+    y = luma if luma is not None else bt601_luma(img, np.float64)
     m = float(y.mean())
     return (m < 24 or m > 231) and float(y.std()) < max_std
 
@@ -197,7 +198,7 @@ class ClassicDetector(ShotDetector):
         t = frame.index
         img = small_image(frame)
         v = img.astype(np.float32)
-        y = img[..., 0] * 0.299 + img[..., 1] * 0.587 + img[..., 2] * 0.114
+        y = bt601_luma(img, np.float64)
         lum = float(y.mean())
         solid = is_solid(img, o.solid_std, y)
         prev = self._recent[-1] if self._recent else None

@@ -14,10 +14,10 @@ import pytest
 from PIL import Image
 
 from kadr.errors import InputError
-from kadr.index.watch import EventTracker, WatchOptions, Watcher, query_crops, watch
+from kadr.stream import EventTracker, WatchOptions, Watcher, query_crops, watch
 from kadr.io.synthetic import sample_photo
 from tests.conftest import needs_ffmpeg
-from tests.index.streams import watch_stream
+from tests.stream.streams import watch_stream
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,7 +74,9 @@ def test_db_mode_looks_up_each_shot(stream, effnet, tmp_path):
         Image.fromarray(sample_photo(n)).save(lib / f"{n}.png")
     idx = Index(tmp_path / "db", effnet)
     idx.add(lib)
-    res = watch(path, effnet, index=idx)
+    from kadr.index.watch import IndexReferences
+
+    res = watch(path, effnet, references=IndexReferences(idx))
     got = [(Path(e.name).stem, e.start) for e in res["events"]]
     # stream order: coffee, rocket, astronaut, camera, brick, hubble, coins (30 frames each);
     # hubble and coins are not in the database
