@@ -36,7 +36,8 @@ def run(args):
 
     from kadr.errors import InputError, KadrWarning
     from kadr.features.describe import describe_images
-    from kadr.features.pipeline import is_video, media_files
+    from kadr.features.pipeline import media_files
+    from kadr.io.files import is_video
     from kadr.io.images import SkippedFile, load_image
 
     describer = _describer(args)

@@ -310,6 +310,8 @@ def parse_labels(text: str) -> list[str]:
     for sep in (";", "\n"):
         s = s.replace(sep, ",")
     parts = [p.strip() for p in s.split(",")]
+    if not any(parts):
+        raise InputError("--labels is empty; give comma-separated labels, e.g. --labels \"dog, cat, car\"")
     if parts and parts[-1] == "":
         parts = parts[:-1]  # a trailing comma is harmless
     if any(not p for p in parts):
