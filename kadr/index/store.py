@@ -81,6 +81,20 @@ def _bad_filter(where: str, exc: Exception) -> InputError:
                       f"{', '.join(META_COLUMNS)}")
 
 
+#: Row columns copied into a :class:`Hit`.
+HIT_COLUMNS = ("id", "source", "kind", "video", "frame_index", "time", "shot_index", "width", "height")
+
+
+def _run_query(builder: Any, where: str | None) -> list[dict[str, Any]]:
+    """Rows of a LanceDB query; a failing ``where`` becomes the one-line filter error."""
+    try:
+        return builder.to_arrow().to_pylist()
+    except (ValueError, RuntimeError) as exc:
+        if where:
+            raise _bad_filter(where, exc) from None
+        raise
+
+
 def sql_quote(value: str) -> str:
     """A SQL string literal (single quotes doubled)."""
     return "'" + str(value).replace("'", "''") + "'"
@@ -267,20 +281,9 @@ class Store:
             self.build_fts(encoder)
         cols = [c for c in META_COLUMNS if c not in ("added_at",)]
         q = t.search(text, query_type="fts", fts_columns=DESCRIPTION_COLUMN).select([*cols, "_score"]).limit(int(k))
-        if where:
-            q = q.where(where, prefilter=True)
-        try:
-            res = q.to_arrow()
-        except (ValueError, RuntimeError) as exc:
-            if where:
-                raise _bad_filter(where, exc) from None
-            raise
-        out = []
-        for i, r in enumerate(res.to_pylist()):
-            out.append(Hit(rank=i + 1, score=round(float(r.get("_score") or 0.0), 6), metric="bm25", id=r["id"],
-                           source=r["source"], kind=r["kind"], video=r["video"], frame_index=r["frame_index"],
-                           time=r["time"], shot_index=r["shot_index"], width=r["width"], height=r["height"]))
-        return out
+        rows = _run_query(q.where(where, prefilter=True) if where else q, where)
+        return [Hit(rank=i + 1, score=round(float(r.get("_score") or 0.0), 6), metric="bm25",
+                    **{c: r[c] for c in HIT_COLUMNS}) for i, r in enumerate(rows)]
 
     def build_fts(self, encoder: str) -> None:
         """(Re)build the full-text index of the description column (LanceDB native FTS, stemmed)."""
