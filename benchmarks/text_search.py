@@ -36,7 +36,7 @@ from _common import ROOT, SHARED_VIDEO, machine_line, markdown_table, write_resu
 QUERIES = ROOT / "benchmarks" / "data" / "text_search_queries.tsv"
 SKIMAGE = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle", "immunohistochemistry", "hubble", "retina",
            "colorwheel", "camera", "moon", "coins", "page", "grass", "gravel", "brick", "horse", "clock", "cell",
-           "checkerboard")
+           "checkerboard", "text", "logo", "binary_blobs", "microaneurysms")
 #: picture id → (clip under ../shared/data/video, frame index): one frame per distinct shot
 KEYFRAMES = {
     "kf_leaf": ("testvideo.mp4", 100), "kf_deer": ("testvideo.mp4", 290), "kf_texture": ("testvideo.mp4", 600),
@@ -46,8 +46,18 @@ KEYFRAMES = {
     "kf_person": ("single-shot/one-by-one-person-detection.mp4", 300),
     "kf_room": ("single-shot/one-by-one-person-detection.mp4", 900),
     "kf_asl": ("single-shot/asl_gestures/bird.mkv", 30),
+    # the second held-out set
+    "kf_road": ("single-shot/car-detection.mp4", 50), "kf_woman": ("single-shot/one-by-one-person-detection.mp4", 600),
+    "kf_asl_eat": ("single-shot/asl_gestures/eat.mkv", 30), "kf_asl_book": ("single-shot/asl_gestures/book.mkv", 30),
 }
 CLASSIFIERS = ("effnet-lite0", "effnet-lite1", "effnet-lite2")
+#: What the first run (38 pictures, tune + held only) measured, kept because its held half is the only one
+#: scored before anything was changed: settings were then chosen by tune MRR alone (lite1, T=50, tau=2).
+HISTORY = ("First run (38 pictures, before held2 existed; tune-best settings with lite1): tune top-1 63 %, "
+           "MRR 0.697; **held top-1 34 %, MRR 0.491** — the clean held-out number of the tuning procedure. "
+           "The same run with lite0 as classifier (what kadr ships): held top-1 47 %, MRR 0.598. After seeing it, "
+           "the held2 set (13 new pictures, 26 new queries) was written and is scored here for the first time; "
+           "all splits now rank 51 pictures, so the tune/held numbers here differ from the first run.")
 STOP = {"a", "an", "the", "of", "on", "in", "with", "and", "from", "to", "at", "seen", "his", "her", "its", "under"}
 
 
@@ -56,6 +66,10 @@ def _skimage(name: str) -> np.ndarray:
 
     img = {"motorcycle": lambda: data.stereo_motorcycle()[0], "hubble": data.hubble_deep_field,
            "immunohistochemistry": data.immunohistochemistry}.get(name, getattr(data, name, None))()
+    if name == "logo":
+        rgba = img.astype(np.float32)
+        a = rgba[..., 3:4] / 255.0  # over white, as the logo is shown
+        img = (rgba[..., :3] * a + 255.0 * (1 - a)).round().astype(np.uint8)
     if img.dtype == bool:
         img = img.astype(np.uint8) * 255
     if img.ndim == 2:
@@ -80,8 +94,15 @@ def _generated() -> dict[str, np.ndarray]:
     yy, xx = np.mgrid[:h, :w]
     circle = np.full((h, w, 3), 250, np.uint8)
     circle[(yy - h / 2) ** 2 + (xx - w / 2) ** 2 < (h / 3) ** 2] = (30, 170, 40)
+    yellow = np.zeros((h, w, 3), np.uint8)
+    yellow[...] = (245, 220, 30)
+    white = np.full((h, w, 3), 252, np.uint8)
+    sunset = ((1 - t) * np.array([250, 140, 30], np.float32) + t * np.array([90, 30, 120], np.float32))
+    sunset = np.broadcast_to(sunset, (h, w, 3)).astype(np.uint8)
+    dot = np.full((h, w, 3), 5, np.uint8)
+    dot[(yy - h / 2) ** 2 + (xx - w / 2) ** 2 < (h / 5) ** 2] = (30, 60, 230)
     return {"gen_red": red, "gen_bars": bars, "gen_black": black, "gen_noise": noise, "gen_gradient": grad,
-            "gen_circle": circle}
+            "gen_circle": circle, "gen_yellow": yellow, "gen_white": white, "gen_sunset": sunset, "gen_blue_dot": dot}
 
 
 def gallery() -> dict[str, np.ndarray]:
@@ -201,24 +222,29 @@ def main() -> None:
     desc = {c: descriptions(c) for c in CLASSIFIERS}
 
     # grid over the bridge's settings; chosen by MRR (then top-1) on the tune queries only
-    tune, held = split == "tune", split == "held"
+    tune, held, held2 = split == "tune", split == "held", split == "held2"
     grid = []
     for c, top, tau, (pr, sy), qf, alpha in itertools.product(CLASSIFIERS, (1, 3, 5, 10, 20, 50), (0.5, 1.0, 2.0, 3.0),
                                                               tables, query_forms, (1.0, 0.8, 0.6, 0.5, 0.4, 0.2, 0.0)):
         sem = conse(logits[c], tables[(pr, sy)], top=top, temperature=tau)
         s = alpha * (qemb[qf] @ sem.T) + (1 - alpha) * (qemb[qf] @ desc[c][1].T)
         r = rank_metrics(s, target)["rank"]
-        grid.append(((c, top, tau, pr, sy, qf, alpha), summary(r[tune]), summary(r[held]), r))
+        grid.append(((c, top, tau, pr, sy, qf, alpha), summary(r[tune]), summary(r[held]), r, summary(r[held2])))
     best = max(grid, key=lambda g: (g[1]["mrr"], g[1]["top1"]))
-    (bc, btop, btau, bpr, bsy, bqf, balpha) = best[0]
-    default = BridgeOptions()
+    from kadr.index.text import TextSearchOptions
 
-    def row(label, t, h):
-        return [label, f"{t['top1']:.0%}", f"{t['top5']:.0%}", f"{t['mrr']:.3f}", f"{h['top1']:.0%}",
-                f"{h['top5']:.0%}", f"{h['mrr']:.3f}"]
+    d, dt = BridgeOptions(), TextSearchOptions()
+    shipped_cfg = (d.classifier, d.top, d.temperature, d.prompts, d.synonyms, "raw", dt.alpha)
+
+    def row(label, t, h, h2):
+        return [label] + [v for x in (t, h, h2) for v in (f"{x['top1']:.0%}", f"{x['top5']:.0%}", f"{x['mrr']:.3f}")]
 
     def at(cfg):
         return next(g for g in grid if g[0] == cfg)
+
+    shipped = at(shipped_cfg)
+    # the per-query table and the effect table describe what kadr ships
+    (bc, btop, btau, bpr, bsy, bqf, balpha) = shipped_cfg
 
     # baselines
     rnd_t = random_expectation(n)
@@ -237,24 +263,36 @@ def main() -> None:
         f"{n} pictures (20 scikit-image photos, 6 generated frames, 12 frames of the shared clips), "
         f"{len(rows)} queries written before any result ({tune.sum()} tune / {held.sum()} held-out, split by "
         "picture). Every query ranks all pictures; rank ties count as the worst position.", "",
-        "## Chosen settings (by MRR on the tune queries only)", "",
-        f"classifier **{bc}**, top-T **{btop}**, temperature **{btau}**, prompts **{bpr}**, synonyms **{bsy}**, "
-        f"query form **{bqf}**, fusion alpha **{balpha}** (score = alpha cos(q, semantic) + (1 - alpha) "
-        f"cos(q, description)); {len(grid)} settings tried. kadr's defaults "
-        f"(`BridgeOptions`, `kadr.index` fusion) are set to these.", "",
-        markdown_table(["method", "tune top-1", "tune top-5", "tune MRR", "**held top-1**", "**held top-5**",
-                        "**held MRR**"], [
-            row("random ranking (expectation)", rnd_t, rnd_t),
-            row(f"label-string matching ({bc} top-5 names)", summary(lm_r[tune]), summary(lm_r[held])),
-            row("issue's first try (lite0, T=10, 'a photo of a {first synonym}')", first_try[1], first_try[2]),
-            row("semantic bridge alone (chosen settings, alpha 1)", sem_only[1], sem_only[2]),
-            row("measured description alone (alpha 0)", desc_only[1], desc_only[2]),
-            row("**fused: bridge + description (chosen)**", best[1], best[2]),
+        "## Settings", "",
+        f"Best on the tune queries (MRR, then top-1) of {len(grid)} settings: classifier **{best[0][0]}**, top-T "
+        f"**{best[0][1]}**, temperature **{best[0][2]}**, prompts **{best[0][3]}**, synonyms **{best[0][4]}**, query "
+        f"form **{best[0][5]}**, fusion alpha **{best[0][6]}** (score = alpha cos(q, semantic) + (1 - alpha) "
+        "cos(q, description)).", "",
+        f"kadr ships (`BridgeOptions`, `TextSearchOptions`): classifier **{bc}**, top-T **{btop}**, temperature "
+        f"**{btau}**, prompts **{bpr}**, synonyms **{bsy}**, alpha **{balpha}** — the tune-best except the "
+        "classifier: effnet-lite0 is the default encoder, so one forward pass gives both the visual vector and "
+        "the logits (lite1 would add a second network to every `index add`; its tune gain was 4 of 38 queries).",
+        "",
+        markdown_table(["method", "tune top-1", "tune top-5", "tune MRR", "held top-1", "held top-5", "held MRR",
+                        "**held2 top-1**", "**held2 top-5**", "**held2 MRR**"], [
+            row("random ranking (expectation)", rnd_t, rnd_t, rnd_t),
+            row(f"label-string matching ({bc} top-5 names)", summary(lm_r[tune]), summary(lm_r[held]),
+                summary(lm_r[held2])),
+            row("issue's first try (lite0, T=10, 'a photo of a {first synonym}')", first_try[1], first_try[2],
+                first_try[4]),
+            row("semantic bridge alone (kadr's settings, alpha 1)", sem_only[1], sem_only[2], sem_only[4]),
+            row("measured description alone (alpha 0)", desc_only[1], desc_only[2], desc_only[4]),
+            row("fused: bridge + description (tune-best settings)", best[1], best[2], best[4]),
+            row("**fused: bridge + description (kadr's defaults)**", shipped[1], shipped[2], shipped[4]),
         ]), "",
+        HISTORY, "",
         "Goal of issue 13: held-out top-1 >= 60 % and MRR >= 0.7 — "
-        + ("**met**." if best[2]["top1"] >= 0.6 and best[2]["mrr"] >= 0.7 else
-           f"**not met** (held-out top-1 {best[2]['top1']:.0%}, MRR {best[2]['mrr']:.3f})."), "",
-        "## Each setting's effect (tune queries; the others at their chosen values)", "",
+        + ("**met**." if min(shipped[2]["top1"], shipped[4]["top1"]) >= 0.6 and
+           min(shipped[2]["mrr"], shipped[4]["mrr"]) >= 0.7 else
+           f"**not met** (kadr's defaults: held top-1 {shipped[2]['top1']:.0%}, MRR {shipped[2]['mrr']:.3f}; "
+           f"held2 top-1 {shipped[4]['top1']:.0%}, MRR {shipped[4]['mrr']:.3f})."),
+        "",
+        "## Each setting's effect (the others at kadr's defaults)", "",
     ]
     eff_rows = []
     for name, pos, values in (("classifier", 0, CLASSIFIERS), ("top-T", 1, (1, 3, 5, 10, 20, 50)),
@@ -262,17 +300,17 @@ def main() -> None:
                               ("synonyms", 4, ("first", "all")), ("query form", 5, tuple(query_forms)),
                               ("alpha", 6, (1.0, 0.8, 0.6, 0.5, 0.4, 0.2, 0.0))):
         for v in values:
-            cfg = list(best[0])
+            cfg = list(shipped_cfg)
             cfg[pos] = v
             g = at(tuple(cfg))
             eff_rows.append([name, v, f"{g[1]['top1']:.0%}", f"{g[1]['mrr']:.3f}", f"{g[2]['top1']:.0%}",
-                             f"{g[2]['mrr']:.3f}"])
+                             f"{g[2]['mrr']:.3f}", f"{g[4]['top1']:.0%}", f"{g[4]['mrr']:.3f}"])
     lines += [markdown_table(["setting", "value", "tune top-1", "tune MRR", "held top-1 (not used to choose)",
-                              "held MRR"], eff_rows), ""]
+                              "held MRR", "held2 top-1", "held2 MRR"], eff_rows), ""]
     lines += ["## Speed", "",
               markdown_table(["classifier", "images/s (logits, this run)"], [[c, f"{speed[c]:.1f}"] for c in CLASSIFIERS]),
-              "", "## Per query (chosen settings)", ""]
-    ranks = best[3]
+              "", "## Per query (kadr's defaults)", ""]
+    ranks = shipped[3]
     ddesc = desc[bc][0]
     per = []
     for i, (pid, sp, q) in enumerate(rows):

@@ -103,9 +103,9 @@ class Library:
         the table carries text vectors)."""
         if self.index is None:
             return False
-        cols = getattr(self.index.store, "has_text_columns", None)  # issue 13: semantic text columns
+        coverage = getattr(self.index.store, "text_coverage", None)  # issue 13: semantic text columns
         try:
-            if callable(cols) and cols(self.index.encoder_name):
+            if callable(coverage) and coverage(self.index.encoder_name, "semantic")[0] > 0:
                 return True
             return bool(self.index.encoder.supports_text)
         except KadrError:

@@ -30,7 +30,8 @@ def test_health(client, demo_data):
     h = client.get("/api/health").json()
     assert h["status"] == "ok" and h["encoder"] == "effnet-lite0"
     assert h["rows"] == 13 + 6  # 13 photos (10 samples, copy, crop, the XSS-named one) + 6 keyframes
-    assert h["text"] is False and h["videos"] == 1 and h["analyses"] == 1
+    # the default tables carry semantic vectors (issue 13): text search works offline
+    assert h["text"] is True and h["videos"] == 1 and h["analyses"] == 1
 
 
 def test_search_by_uploaded_image_finds_it_first(client, demo_data):
@@ -82,8 +83,14 @@ def test_find_similar_by_id_and_the_search_page(client):
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
 
 
-def test_text_query_on_a_table_without_text_vectors(client):
-    r = client.get("/api/search", params={"text": "a cat"})
+def test_text_query_on_a_table_without_text_vectors(plain_library):
+    from fastapi.testclient import TestClient
+
+    from kadr.web.app import create_app
+
+    plain = TestClient(create_app(plain_library), base_url="http://127.0.0.1:8750")
+    assert plain.get("/api/health").json()["text"] is False
+    r = plain.get("/api/search", params={"text": "a cat"})
     assert r.status_code == 400 and "no text vectors" in r.json()["error"]
 
 

@@ -114,10 +114,10 @@ def test_text_query(page, colour_server, artifacts):
     assert picture_spread(save_screenshot(page, artifacts, "search-text")) > 10
 
 
-def test_text_box_disabled_without_text_vectors(page, demo_server):
-    page.goto(demo_server.url + "/search")
+def test_text_box_disabled_without_text_vectors(page, plain_server):
+    page.goto(plain_server.url + "/search")
     assert page.locator("#text").is_disabled()
-    page.goto(demo_server.url + "/search?text=a+cat")
+    page.goto(plain_server.url + "/search?text=a+cat")
     page.wait_for_selector("#status.error", timeout=TIMEOUT)
     assert "no text vectors" in page.inner_text("#status")
 
