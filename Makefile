@@ -29,10 +29,10 @@ $(STAMP): pyproject.toml Makefile $(wildcard $(LOCK))
 install:
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH)"
-	$(PIP) install -q $(CONSTRAIN) -e ".[all,test]" "$(TORCH)" || { \
+	$(PIP) install -q $(CONSTRAIN) -e ".[all,faiss,ray,test]" "$(TORCH)" || { \
 	  test -n "$(CONSTRAIN)" || exit 1; \
 	  echo "warning: $(LOCK) conflicts with pyproject.toml; installing without it (run make lock)" >&2; \
-	  $(PIP) install -q -e ".[all,test]" "$(TORCH)"; }
+	  $(PIP) install -q -e ".[all,faiss,ray,test]" "$(TORCH)"; }
 	$(PIP) install -q $(CONSTRAIN) --no-deps "scenedetect-headless>=0.7"
 
 # Refresh the lock: resolve the newest versions into a fresh $(LOCK_VENV), run the whole test

@@ -19,6 +19,7 @@ run killed half-way is finished by running it again. Unreadable files are skippe
 examples:
   kadr index add photos/ clips/ --db photos.db
   kadr index add clips/ --db photos.db --video-mode fps:1 --encoder effnet-lite0
+  kadr index add /data/photos/ --db photos.db --ray=10.0.0.5:6379
   kadr index stats --db photos.db
   kadr index remove photos/old/ --db photos.db
   kadr index backfill --db old.db     # text columns for a database indexed before them
@@ -53,6 +54,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="videos: 'keyframes' (one per shot) or 'fps:N' (N frames per second) (default: keyframes)")
     p.add_argument("--commit-every", type=int, default=64, metavar="N",
                    help="files written per database commit; a killed run loses at most this much work (default: 64)")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="decode and embed on a Ray cluster (pip install 'kadr[ray]'): HOST:PORT of its head node, "
+                        "'auto', or no value for a Ray started on this machine; write it as --ray=ADDRESS or "
+                        "after the paths. Same rows, same resumability as without it")
+    from kadr._options import add_options
+    from kadr.index.ray_indexing import RayOptions
+
+    add_options(p, RayOptions, prefix="ray-")
     _text_flags(p)
     p.add_argument("--no-semantic", dest="semantic", action="store_false",
                    help="skip the text columns (faster; `kadr index backfill` adds them later)")
@@ -91,9 +100,16 @@ def open_index(args: argparse.Namespace, *, create: bool = False):
 
 def run(args):
     if args.index_command == "add":
+        ray_options = None
+        if args.ray is not None:
+            from kadr._options import options_from_args
+            from kadr.index.ray_indexing import RayOptions, connect
+
+            ray_options = options_from_args(RayOptions, args, prefix="ray-")
+            connect(args.ray, ray_options)  # before anything is created (and before lancedb is imported)
         idx = open_index(args, create=True)
-        rep = idx.add(args.paths, video_mode=args.video_mode, commit_every=args.commit_every,
-                      semantic=args.semantic, describer=args.describer)
+        rep = idx.add(args.paths, video_mode=args.video_mode, commit_every=args.commit_every, ray=args.ray,
+                      ray_options=ray_options, semantic=args.semantic, describer=args.describer)
         return {"command": "add", "db": str(idx.path), **rep.to_dict()}
     if args.index_command == "backfill":
         idx = open_index(args)

@@ -54,16 +54,26 @@ class Index:
 
     # ---- writing ---------------------------------------------------------------------------
     def add(self, paths: str | os.PathLike | Iterable[str | os.PathLike], *, video_mode: str = "keyframes",
-            commit_every: int = 64, progress: bool | None = None, semantic: bool = True,
-            describer: str | None = None) -> AddReport:
+            commit_every: int = 64, progress: bool | None = None, ray: str | None = None,
+            ray_options: Any = None, semantic: bool = True, describer: str | None = None) -> AddReport:
         """Index image/video files and folders. Unchanged files are skipped, changed ones
         replaced, unreadable ones listed in ``report.failed``. With ``semantic`` each row also
         gets its text columns (semantic vector, description: :mod:`kadr.index.text`);
-        ``describer`` is ``"measured"`` (default) or ``"caption:/model/folder"``."""
+        ``describer`` is ``"measured"`` (default) or ``"caption:/model/folder"``.
+
+        ``ray``: run on a Ray cluster instead (its address ``HOST:PORT``, ``auto``, or
+        ``local`` for a Ray started here; :mod:`kadr.index.ray_indexing`, options in
+        :class:`~kadr.index.ray_indexing.RayOptions`). Same rows (text columns with the measured
+        description), same resumability."""
         from kadr.index.text import open_describer
 
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
+        if ray is not None:
+            from kadr.index.ray_indexing import add_files_ray
+
+            return add_files_ray(self.store, self.encoder, list(paths), address=ray, video_mode=video_mode,
+                                 options=ray_options, progress=progress)
         desc = open_describer(describer) if semantic else None
         return add_files(self.store, self.encoder, list(paths), video_mode=video_mode,
                          commit_every=commit_every, progress=progress, semantic=semantic, describer=desc)
@@ -111,11 +121,13 @@ class Index:
                     st = t.index_stats(ix.name)
                     ann = {"type": str(getattr(ix, "index_type", "")), "indexed_rows": int(st.num_indexed_rows),
                            "unindexed_rows": int(st.num_unindexed_rows), **self.store.ann_params(at.num_rows, int(info["dim"]))}
+            side = self.store.sidecar_info(enc)
             out["tables"].append({
                 "encoder": enc, "table": info["table"], "dim": int(info["dim"]), "rows": at.num_rows,
                 "files": len(set(at.column("source").to_pylist())),
                 "videos": len({v for v in at.column("video").to_pylist() if v}), "kinds": kinds,
-                "search": "ann (IVF-SQ)" if ann else "exact", "ann_index": ann, "version": int(t.version),
+                "search": ("ann (IVF-SQ, FAISS sidecar)" if side else "ann (IVF-SQ)") if ann else "exact",
+                "ann_index": ann, "faiss_sidecar": side, "version": int(t.version),
             })
         out["disk_bytes"] = sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
         return out

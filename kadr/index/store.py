@@ -35,6 +35,10 @@ from kadr.index.schema import (DESCRIPTION_COLUMN, META_COLUMNS, TEXT_COLUMNS, T
 META_FILE = "kadr_index.json"
 
 
+#: ANN engines of :class:`StoreOptions` (``engine``).
+ENGINES = ("auto", "faiss", "lance")
+
+
 @dataclass
 class StoreOptions:
     """How a table is searched and when its ANN index is (re)built."""
@@ -43,6 +47,13 @@ class StoreOptions:
     nprobes: int = opt(32, "IVF partitions probed per ANN query")
     refine_factor: int = opt(10, "ANN candidates re-ranked on full vectors: k × this")
     retrain_growth: float = opt(2.0, "retrain the ANN index when the table has grown this many times since training")
+    engine: str = opt("auto", "ANN engine above exact_max_rows: 'faiss' (a FAISS IVF-SQ sidecar beside the table, "
+                              "kadr/index/faiss_sidecar.py), 'lance' (LanceDB's own IVF-SQ index), 'auto' (faiss when "
+                              "faiss-cpu is installed, else lance); both use the same partitions, probes and refine")
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise InputError(f"unknown search engine {self.engine!r}; choose one of {', '.join(ENGINES)}")
 
 
 @dataclass
@@ -117,6 +128,7 @@ class Store:
             raise InputError(f"{str(self.path)!r} is a file; --db needs a folder")
         self._db = _lancedb().connect(str(self.path))
         self._tables: dict[str, Any] = {}
+        self._sidecars: dict[str, Any] = {}
 
     # ---- metadata side file ----------------------------------------------------------
     def _meta(self) -> dict[str, Any]:
@@ -342,7 +354,76 @@ class Store:
             self._write_meta(meta)
         if self.has_text_columns(encoder) and self.text_coverage(encoder, DESCRIPTION_COLUMN)[0]:
             self.build_fts(encoder)  # small next to embedding; keeps full-text search complete
+        self._sync_sidecar(encoder, persist=True)
         return action
+
+    # ---- FAISS sidecar (kadr/index/faiss_sidecar.py) -----------------------------------
+    def _use_faiss(self) -> bool:
+        from kadr.index.faiss_sidecar import faiss_available
+
+        if self.options.engine == "lance":
+            return False
+        if self.options.engine == "faiss" and not faiss_available():
+            from kadr.errors import missing_backend
+
+            raise missing_backend("faiss")
+        return faiss_available()
+
+    def _sync_sidecar(self, encoder: str, *, persist: bool):
+        """The FAISS sidecar of ``encoder`` brought to the table version, or None when the
+        table is small (exact search) or the engine is LanceDB's. ``persist``: write the files
+        (the writer does); a reader only updates its in-memory copy."""
+        from kadr.index.faiss_sidecar import SIDECAR_DIR, FaissSidecar
+
+        t = self.table(encoder)
+        sc = self._sidecars.get(encoder)
+        if sc is not None and not persist and sc.version == t.version:
+            return sc  # the per-query path: one version check
+        info = self.encoders()[encoder]
+        folder = self.path / SIDECAR_DIR / info["table"]
+        if not self._use_faiss() or t.count_rows() <= self.options.exact_max_rows:
+            self._sidecars.pop(encoder, None)
+            if persist and folder.exists():
+                import shutil
+
+                shutil.rmtree(folder, ignore_errors=True)
+            return None
+        if sc is None:
+            sc = self._sidecars[encoder] = FaissSidecar(folder, int(info["dim"]))
+        if sc.version != t.version or persist:
+            p = self.ann_params(t.count_rows(), int(info["dim"]))
+            sc.sync(t, nlist=p["num_partitions"], retrain_growth=self.options.retrain_growth, persist=persist)
+        return sc
+
+    def sidecar_info(self, encoder: str) -> dict[str, Any] | None:
+        """The persisted FAISS sidecar's facts (table version, rows, partitions...) or None."""
+        from kadr.index.faiss_sidecar import SIDECAR_DIR
+
+        info = self.encoders().get(encoder)
+        p = self.path / SIDECAR_DIR / info["table"] / "meta.json" if info else None
+        if p is None or not p.exists():
+            return None
+        try:
+            meta = json.loads(p.read_text())
+        except (OSError, ValueError):
+            return None
+        return {k: meta.get(k) for k in ("table_version", "rows", "nlist", "trained_rows", "dead", "quantizer")}
+
+    def _faiss_search(self, sc, encoder: str, q: np.ndarray, k: int, where: str | None) -> list[dict[str, Any]]:
+        t = self.table(encoder)
+        o = self.options
+        try:
+            ids, scores = sc.search(t, q, k, nprobes=o.nprobes, refine_factor=o.refine_factor, where=where,
+                                    exact_max_rows=o.exact_max_rows)
+        except (ValueError, RuntimeError, OSError) as exc:
+            if where:
+                raise _bad_filter(where, exc) from None
+            raise
+        if not len(ids):
+            return []
+        cols = ["id", "source", "kind", "video", "frame_index", "time", "shot_index", "width", "height"]
+        rows = sc.hit_rows(t, ids, cols)
+        return [{**r, "_distance": 1.0 - float(s)} for r, s in zip(rows, scores) if r is not None]
 
     @staticmethod
     def ann_params(n: int, dim: int) -> dict[str, Any]:
@@ -380,8 +461,10 @@ class Store:
         ``column`` (``vector``, or a text-space column: ``semantic``, ``description_vector``)."""
         t = self.table(encoder)
         q = np.asarray(query, np.float32).reshape(-1)
+        fast = None
         if column == "vector":
-            dim = int(self.encoders()[encoder]["dim"])
+            fast = self._sync_sidecar(encoder, persist=False) if self._use_faiss() else None
+            dim = fast.dim if fast is not None else int(self.encoders()[encoder]["dim"])
         elif column in TEXT_COLUMNS and column != DESCRIPTION_COLUMN:
             dim = TEXT_DIM
             if not self.has_text_columns(encoder):
@@ -395,6 +478,8 @@ class Store:
             raise InputError(f"query has {q.shape[0]} dims but the table of {encoder!r} holds {dim}-d vectors")
         if int(k) < 1:
             raise InputError(f"k must be >= 1, got {k}")
+        if fast is not None:
+            return self._hits(self._faiss_search(fast, encoder, q, int(k), where), min_score)
         builder = t.search(q, vector_column_name=column).distance_type("cosine").limit(int(k))
         cols = [c for c in META_COLUMNS if c not in ("added_at",)] + ["_distance"]
         builder = builder.select(cols)
@@ -413,8 +498,12 @@ class Store:
             if where:
                 raise _bad_filter(where, exc) from None
             raise
+        return self._hits(res.to_pylist(), min_score)
+
+    @staticmethod
+    def _hits(rows: list[dict[str, Any]], min_score: float | None) -> list[Hit]:
         hits = []
-        for i, r in enumerate(res.to_pylist()):
+        for i, r in enumerate(rows):
             score = 1.0 - float(r["_distance"])
             if min_score is not None and score < min_score:
                 break
@@ -430,3 +519,4 @@ class Store:
             t.optimize()
         except Exception as exc:  # compaction is an optimisation only; the data is safe
             warnings.warn(f"compaction of {encoder!r} failed ({exc}); searches still work", KadrWarning, stacklevel=2)
+        self._sync_sidecar(encoder, persist=True)  # compaction moved the version (and the row ids)

@@ -335,6 +335,33 @@ def create_app(library: Library, *, events: EventHub | None = None, token: str |
         return StreamingResponse(gen(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
+    app.add_middleware(_BodyLimit, limit=max_body, label=f"{lib.options.max_upload_mb:g} MB")
+
+    def openapi() -> dict:
+        """FastAPI's schema, with the error responses this app really sends: 400 (not 422)
+        for bad parameters, each {"error": message}."""
+        if app.openapi_schema:
+            return app.openapi_schema
+        from fastapi.openapi.utils import get_openapi
+
+        spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        err = {"description": "error: {\"error\": message, \"status\": code}",
+               "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        for ops in spec.get("paths", {}).values():
+            for op in ops.values():
+                resp = op.setdefault("responses", {})
+                resp.pop("422", None)
+                resp.setdefault("400", err)
+                resp.setdefault("404", err)
+        comps = spec.setdefault("components", {}).setdefault("schemas", {})
+        comps["Error"] = {"type": "object", "required": ["error"],
+                          "properties": {"error": {"type": "string"}, "status": {"type": "integer"}}}
+        comps.pop("HTTPValidationError", None)
+        comps.pop("ValidationError", None)
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi
     return app
 
 
@@ -348,6 +375,46 @@ def host_name(header: str) -> str:
 
 class _TooLarge(Exception):
     """An upload past ``ServeOptions.max_upload_mb`` (HTTP 413)."""
+
+
+class _BodyLimit:
+    """ASGI middleware: a request body (chunked uploads too, which carry no Content-Length) is
+    read up to ``limit`` bytes before the app sees it; one byte more and the answer is 413,
+    before anything is parsed or spooled to disk. Memory held: at most ``limit``."""
+
+    def __init__(self, app, limit: int, label: str):
+        self.app = app
+        self.limit = int(limit)
+        self.label = label
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") not in ("POST", "PUT", "PATCH"):
+            return await self.app(scope, receive, send)
+        chunks, seen, more = [], 0, True
+        while more:
+            msg = await receive()
+            if msg.get("type") != "http.request":  # the client went away
+                return
+            body = msg.get("body", b"")
+            seen += len(body)
+            if seen > self.limit:
+                import json
+
+                data = json.dumps({"error": f"the upload is larger than {self.label}",
+                                   "status": 413}).encode()
+                await send({"type": "http.response.start", "status": 413,
+                            "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
+                                        (b"content-length", str(len(data)).encode())]})
+                await send({"type": "http.response.body", "body": data})
+                return
+            chunks.append(body)
+            more = msg.get("more_body", False)
+        replay = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+        async def again():
+            return replay.pop() if replay else await receive()
+
+        await self.app(scope, again, send)
 
 
 def configure_logging(level: int = logging.WARNING) -> None:

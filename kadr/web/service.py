@@ -103,9 +103,10 @@ class Library:
         the table carries text vectors)."""
         if self.index is None:
             return False
-        coverage = getattr(self.index.store, "text_coverage", None)  # issue 13: semantic text columns
+        st, enc = self.index.store, self.index.encoder_name
         try:
-            if callable(coverage) and coverage(self.index.encoder_name, "semantic")[0] > 0:
+            cover = getattr(st, "text_coverage", None)  # issue 13: the table's semantic text columns
+            if callable(cover) and cover(enc, "semantic")[0] > 0:
                 return True
             return bool(self.index.encoder.supports_text)
         except KadrError:
@@ -119,7 +120,7 @@ class Library:
 
     def health(self) -> dict[str, Any]:
         out: dict[str, Any] = {"status": "ok", "version": __import__("kadr").__version__, "db": None,
-                               "encoder": None, "rows": 0, "text": False, "kinds": {},
+                               "encoder": None, "rows": 0, "text": False,
                                "videos": len(self.catalog.videos()), "analyses": len(self.catalog.analyses)}
         if self.index is not None:
             st = self.index.store

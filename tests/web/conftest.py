@@ -123,6 +123,52 @@ def colour_db(tmp_path_factory):
     return idx
 
 
+class GreyThumb(Encoder):
+    """A tiny image-only encoder (no text tower): 8×8 grey thumbnail, mean removed."""
+
+    name = "test-grey-thumb"
+    dim = 64
+
+    def _encode_batch(self, images):
+        from PIL import Image
+
+        out = []
+        for img in images:
+            g = np.asarray(Image.fromarray(img).convert("L").resize((8, 8)), np.float32).ravel()
+            out.append(g - g.mean() + 1e-3)
+        return np.asarray(out, np.float32)
+
+
+@pytest.fixture(scope="session")
+def plain_library(tmp_path_factory):
+    """A table without text vectors (image-only encoder; no text columns filled)."""
+    import inspect
+
+    from kadr.index import Index
+    from kadr.io.synthetic import sample_photo
+    from kadr.web.catalog import Catalog
+    from kadr.web.service import Library
+    from kadr.web.thumbs import ThumbnailCache
+    from PIL import Image
+
+    d = tmp_path_factory.mktemp("plain")
+    for n in ("camera", "coins", "rocket"):
+        Image.fromarray(sample_photo(n)).save(d / f"{n}.png")
+    idx = Index(d / "plain.db", GreyThumb())
+    extra = {"semantic": False} if "semantic" in inspect.signature(idx.add).parameters else {}
+    idx.add([d], progress=False, **extra)
+    return Library(idx, Catalog(idx), thumbs=ThumbnailCache(tmp_path_factory.mktemp("pthumbs")))
+
+
+@pytest.fixture(scope="session")
+def plain_server(plain_library):
+    from kadr.web.app import create_app
+
+    srv = ThreadServer(create_app(plain_library))
+    yield srv
+    srv.stop()
+
+
 @pytest.fixture(scope="session")
 def colour_library(colour_db, tmp_path_factory):
     from kadr.web.catalog import Catalog
