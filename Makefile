@@ -15,7 +15,7 @@ LOCK ?= constraints.txt
 CONSTRAIN := $(if $(wildcard $(LOCK)),-c $(LOCK))
 LOCK_VENV := .venv-lock
 
-.PHONY: venv install demo test test-all bench clean lock
+.PHONY: venv install demo test test-all bench clean lock soak
 
 venv: $(STAMP)
 
@@ -64,3 +64,9 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) demo-out .pytest_cache build *.egg-info
+
+# Hour-long generated streams through `kadr watch -` and `kadr shots -` (RSS growth, events
+# while streaming); minutes each, so a CI step of its own with a time budget, not in `make test`.
+SOAK_BUDGET ?= 600
+soak: venv
+	KADR_SOAK=1 timeout $(SOAK_BUDGET) $(PY) -m pytest -q -m soak tests/test_soak.py

@@ -47,6 +47,14 @@ def _relative(path: str | None, root) -> str | None:
 
 
 def run(args):
+    # a failed or interrupted run removes the output folder it created (never an existing one)
+    from kadr._checks import output_folder
+
+    with output_folder(args.output):
+        return _run(args)
+
+
+def _run(args):
     import json
     import time
 

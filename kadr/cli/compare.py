@@ -102,6 +102,12 @@ def _pairs(a: str, b: str) -> tuple[list[tuple[str, str]], dict]:
         if not items:
             raise InputError(f"no images found in folder {a if da else b!r}")
         return [((str(p), b) if da else (a, str(p))) for p in items.values()], {"a": [], "b": []}
+    for ref in (a, b):  # a missing file fails here, before the metrics (torch) are imported
+        base = ref if Path(ref).exists() or "@" not in ref else ref.rsplit("@", 1)[0]
+        if not Path(base).exists():
+            from kadr.errors import SourceNotFoundError
+
+            raise SourceNotFoundError(f"not found: {ref!r}; check the path")
     return [(a, b)], {"a": [], "b": []}
 
 
@@ -146,8 +152,8 @@ def mask_weights(args, img_a, img_b, data_range=None):
 def run(args):
     from kadr._progress import track
 
-    metrics = _parse_metrics(args.metrics)
     pairs, unpaired = _pairs(args.a, args.b)
+    metrics = _parse_metrics(args.metrics)
     rows = []
     for ra, rb in track(pairs, total=len(pairs), desc="compare", unit="pairs"):
         la, img_a = _load_one(ra)

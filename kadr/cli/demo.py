@@ -23,6 +23,14 @@ def add_arguments(parser) -> None:
 
 
 def run(args):
+    # a failed or interrupted run removes the output folder it created (never an existing one)
+    from kadr._checks import output_folder
+
+    with output_folder(args.output):
+        return _run(args)
+
+
+def _run(args):
     import json
     from argparse import Namespace
     from pathlib import Path

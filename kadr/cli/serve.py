@@ -13,7 +13,7 @@ DESCRIPTION = """Starts a small web server (default http://127.0.0.1:8750/) with
                (shot timeline, boundary score, keyframes with labels), a player that starts
                at a shot or hit, "find similar", the keyframe similarity heat map
   /duplicates  `kadr dedup` groups: duplicates apart from merely similar items
-  /live        `kadr watch` events as they happen (--events)
+  /live        `kadr watch` events as they happen (--events, or --watch SOURCE)
 
 and a JSON API used by those pages (schema: /api/openapi.json), e.g.
   curl -F image=@query.jpg -F k=5 http://127.0.0.1:8750/api/search
@@ -26,6 +26,7 @@ examples:
   kadr serve --db photos.db
   kadr serve --db clips.db --videos analyses/ --port 9000
   kadr watch - --db clips.db --json-lines < stream.ts | kadr serve --db clips.db --events -
+  kadr serve --db clips.db --watch rtsp://cam/stream
 """
 
 DEFAULT_PORT = 8750
@@ -50,6 +51,9 @@ def add_arguments(parser) -> None:
                              "'Authorization: Bearer SECRET')")
     parser.add_argument("--events", default=None, metavar="FILE",
                         help="live events for /live: '-' reads `kadr watch --json-lines` from stdin, a FILE is followed")
+    parser.add_argument("--watch", default=None, metavar="SOURCE",
+                        help="watch a file, '-', URL or webcam for the database's items inside the server "
+                             "(as `kadr watch SOURCE --db DB`); its events go to /live")
     parser.add_argument("--cache", default=None, metavar="DIR",
                         help="thumbnail cache folder (default: ~/.cache/kadr/serve/<db hash>)")
     add_options(parser, ServeOptions)
@@ -83,10 +87,19 @@ def run(args):
     from kadr.web.events import EventHub, start_pump
 
     lib = open_library(args.db, args.videos, encoder=args.encoder, cache=args.cache, options=opts)
+    if args.events and args.watch:
+        raise InputError("give --events (a pipe or file of `kadr watch --json-lines`) or --watch SOURCE, not both")
+    if args.watch and lib.index is None:
+        raise InputError("--watch looks for the database's items in a stream; it needs --db DIR")
     hub = None
     if args.events:
         hub = EventHub(enrich=lib.enrich_event)
         start_pump(args.events, hub)
+    elif args.watch:
+        from kadr.web.events import start_watch
+
+        hub = EventHub(enrich=lib.enrich_event)
+        start_watch(str(lib.index.path), lib.index.encoder_name, args.watch, hub)
     app = create_app(lib, events=hub, token=args.token, allowed_hosts=LOCAL_HOSTS if local else None)
     configure_logging()
     host = f"[{args.host}]" if ":" in args.host else args.host
@@ -100,7 +113,10 @@ def run(args):
     else:
         log(f"kadr serve: {url}  (db {h['db'] or 'none'}, {h['rows']} rows, {h['videos']} videos, "
             f"{h['analyses']} analyses; Ctrl-C stops)")
-    lib.warm_up()
+    import threading
+
+    # the encoder loads while the pages are already served; the first search waits for it
+    threading.Thread(target=lib.warm_up, daemon=True, name="kadr-serve-warm-up").start()
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False,
                             lifespan="off", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)

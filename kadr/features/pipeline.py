@@ -46,6 +46,11 @@ def media_files(paths: Iterable[str | os.PathLike], *, recursive: bool = True) -
     return walk_files(paths, MEDIA_EXTENSIONS, recursive=recursive)
 
 
+#: Images larger than twice this (px, longest side) are decoded at reduced size for embedding;
+#: at least this many pixels remain, above every encoder's input (224-518 px).
+IMAGE_MAX_SIDE = 1024
+
+
 def iter_media(paths: Iterable[str | os.PathLike], *, fps: float | None = None, recursive: bool = True,
                skipped: list[SkippedFile] | None = None) -> Iterator[tuple[MediaItem, np.ndarray]]:
     """Yield (item, RGB image) for every image file and every sampled video frame.
@@ -63,7 +68,8 @@ def iter_media(paths: Iterable[str | os.PathLike], *, fps: float | None = None, 
                     for f in reader:
                         yield MediaItem(str(path), int(f.index), round(float(f.time), 6)), f.image
             else:
-                yield MediaItem(str(path)), load_image(path)
+                # encoders take <= 518 px (dinov2); a huge photo is decoded at reduced size
+                yield MediaItem(str(path)), load_image(path, max_side=IMAGE_MAX_SIDE)
         except (DecodeError, InputError) as exc:
             if skipped is not None:
                 skipped.append(SkippedFile(str(path), str(exc)))

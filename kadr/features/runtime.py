@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,8 +65,27 @@ def onnxruntime_available() -> bool:
     return True
 
 
+_THREADS = threading.local()
+
+
+def use_torch_threads(n: int) -> None:
+    """Set torch's intra-op thread count to ``n`` once for the calling thread (0: leave torch's
+    default). The setting is process-wide state (per thread under OpenMP); changing it around
+    every call, as the runner used to, resized the pool each batch and raced with other threads
+    doing the same. The one place kadr sets it: TorchRunner and the TransNetV2 worker call this."""
+    n = int(n)
+    if not n or getattr(_THREADS, "n", None) == n:
+        return
+    import torch
+
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    _THREADS.n = n
+
+
 class TorchRunner:
-    """Run a module on numpy batches in inference mode; returns a list of float32 arrays."""
+    """Run a module on numpy batches in inference mode; returns a list of float32 arrays.
+    ``threads``: torch intra-op threads, set once (:func:`use_torch_threads`); 0 = torch's default."""
 
     name = "torch"
 
@@ -78,15 +98,9 @@ class TorchRunner:
 
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
         torch = self._torch
-        before = torch.get_num_threads()
-        if self._threads and self._threads != before:  # per call: other torch users keep their setting
-            torch.set_num_threads(self._threads)
-        try:
-            with torch.inference_mode():
-                out = self._module(torch.from_numpy(np.ascontiguousarray(batch)))
-        finally:
-            if torch.get_num_threads() != before:
-                torch.set_num_threads(before)
+        use_torch_threads(self._threads)
+        with torch.inference_mode():
+            out = self._module(torch.from_numpy(np.ascontiguousarray(batch)))
         if isinstance(out, torch.Tensor):
             out = (out,)
         return [o.float().numpy() for o in out]

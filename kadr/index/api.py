@@ -12,6 +12,7 @@ from kadr.errors import InputError
 from kadr.features.base import Encoder, l2_normalise
 from kadr.features import DEFAULT as DEFAULT_ENCODER, resolve_encoder
 from kadr.index.indexing import AddReport, add_files
+from kadr.index.schema import source_text
 from kadr.index.store import Hit, Store, StoreOptions
 from kadr.io.video import load_frame_ref
 
@@ -55,11 +56,13 @@ class Index:
     # ---- writing ---------------------------------------------------------------------------
     def add(self, paths: str | os.PathLike | Iterable[str | os.PathLike], *, video_mode: str = "keyframes",
             commit_every: int = 64, progress: bool | None = None, ray: str | None = None,
-            ray_options: Any = None, semantic: bool = True, describer: str | None = None) -> AddReport:
+            ray_options: Any = None, wait: float | None = None, semantic: bool = True,
+            describer: str | None = None) -> AddReport:
         """Index image/video files and folders. Unchanged files are skipped, changed ones
-        replaced, unreadable ones listed in ``report.failed``. With ``semantic`` each row also
-        gets its text columns (semantic vector, description: :mod:`kadr.index.text`);
-        ``describer`` is ``"measured"`` (default) or ``"caption:/model/folder"``.
+        replaced, unreadable ones listed in ``report.failed``. One writer at a time: another
+        one's run is waited for (``wait`` seconds at most; ``None`` = as long as it takes).
+        With ``semantic`` each row also gets its text columns (semantic vector, description:
+        :mod:`kadr.index.text`); ``describer`` is ``"measured"`` (default) or ``"caption:/model/folder"``.
 
         ``ray``: run on a Ray cluster instead (its address ``HOST:PORT``, ``auto``, or
         ``local`` for a Ray started here; :mod:`kadr.index.ray_indexing`, options in
@@ -72,32 +75,41 @@ class Index:
         if ray is not None:
             from kadr.index.ray_indexing import add_files_ray
 
-            return add_files_ray(self.store, self.encoder, list(paths), address=ray, video_mode=video_mode,
-                                 options=ray_options, progress=progress)
+            with self.store.writing(timeout=wait):
+                return add_files_ray(self.store, self.encoder, list(paths), address=ray, video_mode=video_mode,
+                                     options=ray_options, progress=progress)
         desc = open_describer(describer) if semantic else None
         return add_files(self.store, self.encoder, list(paths), video_mode=video_mode,
-                         commit_every=commit_every, progress=progress, semantic=semantic, describer=desc)
+                         commit_every=commit_every, progress=progress, wait=wait, semantic=semantic, describer=desc)
 
     def backfill(self, *, describer: str | None = None, progress: bool | None = None,
-                 commit_every: int = 64) -> dict[str, Any]:
+                 commit_every: int = 64, wait: float | None = None) -> dict[str, Any]:
         """Fill the text columns of rows that lack them (tables indexed before text search, or with
         ``semantic=False``): re-reads each file (an image, or the row's video frame). Files that are
-        gone or changed since indexing are listed in ``failed`` (re-index them with ``add``)."""
+        gone or changed since indexing are listed in ``failed`` (re-index them with ``add``).
+        Holds the folder's write lock like ``add`` (``wait`` seconds at most)."""
         from kadr.index.backfill import backfill
 
         self._check_table()
-        return backfill(self.store, self.encoder, describer=describer, progress=progress, commit_every=commit_every)
+        with self.store.writing(timeout=wait):
+            return backfill(self.store, self.encoder, describer=describer, progress=progress,
+                            commit_every=commit_every)
 
-    def remove(self, paths: str | os.PathLike | Iterable[str | os.PathLike]) -> dict[str, Any]:
+    def remove(self, paths: str | os.PathLike | Iterable[str | os.PathLike], *,
+               wait: float | None = None) -> dict[str, Any]:
         """Delete the rows of files, or of every file under folders (the files need not exist)."""
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
         self._check_table()
+        with self.store.writing(timeout=wait):
+            return self._remove_locked(paths)
+
+    def _remove_locked(self, paths) -> dict[str, Any]:
         sources = self.store.file_states(self.encoder_name)
         doomed: list[str] = []
         unmatched: list[str] = []
         for raw in paths:
-            p = str(Path(raw).expanduser().resolve())
+            p = source_text(Path(raw).expanduser().resolve())
             hit = [s for s in sources if s == p or s.startswith(p.rstrip(os.sep) + os.sep)]
             (doomed.extend(hit) if hit else unmatched.append(str(raw)))
         rows = self.store.delete_sources(self.encoder_name, doomed) if doomed else 0
@@ -192,7 +204,10 @@ class Index:
                                        combine=combine, options=text_options)
         if vector is not None:
             self._check_table()
-            q = l2_normalise(np.atleast_2d(np.asarray(vector, np.float32)))
+            q = np.atleast_2d(np.asarray(vector, np.float32))
+            if not np.isfinite(q).all() or not np.any(q, axis=-1).all():
+                raise InputError("the query vector holds NaN/inf or is all zeros; give a finite, non-zero vector")
+            q = l2_normalise(q)
         else:
             q = self.embed_queries(imgs, texts=texts, frames=frames)
         if combine == "mean" or len(q) == 1:

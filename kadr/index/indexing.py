@@ -27,10 +27,11 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from kadr.errors import DecodeError, InputError, KadrError, KadrWarning
-from kadr.index.schema import content_hash, file_facts, phash64, row_id
+from kadr.index.schema import content_hash, file_facts, phash64, row_id, source_text
 from kadr.io.files import MEDIA_EXTENSIONS, is_video, walk_files
 
-#: Longest side (px) of video frames handed to the encoder (encoders resize to their input anyway).
+#: Longest side (px) of video frames (and, at least, of images) handed to the encoder (encoders
+#: resize to their input anyway).
 VIDEO_FRAME_SIZE = 448
 
 
@@ -129,7 +130,7 @@ def _decoder_errors() -> tuple[type[BaseException], ...]:
 
 def prepare(path: Path, states: dict[str, tuple[int, int, str]], video_mode: tuple[str, float | None]) -> _Prepared:
     """Stat, hash and decode one file (runs in a worker thread, ahead of the encoder)."""
-    src = str(path)
+    src = source_text(path)
     try:
         facts = file_facts(path)
     except OSError as exc:
@@ -147,10 +148,12 @@ def prepare(path: Path, states: dict[str, tuple[int, int, str]], video_mode: tup
         if is_video(path):
             items = video_items(path, *video_mode)
         else:
-            from kadr.io.images import load_image
+            from kadr.io.images import read_image
 
-            img = load_image(path)
-            items = [_Item("image", img, img.shape[1], img.shape[0])]
+            # the encoder sees at most VIDEO_FRAME_SIZE px: a 12000² photo decodes at reduced size
+            img, info = read_image(path, max_side=VIDEO_FRAME_SIZE)
+            width, height = info.original_size or (img.shape[1], img.shape[0])
+            items = [_Item("image", img, width, height)]
     except KadrError as exc:
         return _Prepared(path, facts, hash=h, error=str(exc))
     except _decoder_errors() as exc:  # a decoder library failing on a hostile file: skip it, list it
@@ -174,19 +177,28 @@ def _prefetch(fn, items: list, depth: int) -> Iterator:
 
 def add_files(store, encoder, paths: Iterable[str | os.PathLike], *, video_mode: str = "keyframes",
               commit_every: int = 64, progress: bool | None = None, maintain: bool = True,
-              semantic: bool = True, describer: Any = None) -> AddReport:
+              wait: float | None = None, semantic: bool = True, describer: Any = None) -> AddReport:
     """Index ``paths`` (files and folders) into ``store`` with ``encoder``. See the module doc.
 
     With ``semantic`` (default) every row also gets its text columns (semantic vector,
     description, description vector: :mod:`kadr.index.text`); ``describer`` is ``"measured"``
-    (default) or a captioner (:func:`kadr.index.text.open_describer`)."""
-    from kadr._progress import track
+    (default) or a captioner (:func:`kadr.index.text.open_describer`).
 
+    The folder's write lock is held throughout: a concurrent writer waits, or after ``wait``
+    seconds (``None``: as long as it takes) fails with :class:`~kadr.errors.IndexBusyError`."""
     t0 = time.perf_counter()
     mode = parse_video_mode(video_mode)
     if int(commit_every) < 1:
         raise InputError(f"commit_every must be >= 1, got {commit_every}")
     files = collect_files(paths)
+    with store.writing(timeout=wait):
+        return _add_locked(store, encoder, files, mode, int(commit_every), progress, maintain, t0)
+
+
+def _add_locked(store, encoder, files: list[Path], mode, commit_every: int, progress, maintain: bool,
+                t0: float) -> AddReport:
+    from kadr._progress import track
+
     rep = AddReport(files=len(files), encoder=encoder.name)
     try:
         states = store.file_states(encoder.name) if encoder.name in store.encoders() else {}
@@ -202,9 +214,10 @@ def add_files(store, encoder, paths: Iterable[str | os.PathLike], *, video_mode:
         if not batch:
             return
         rows = _rows(batch, encoder, semantic=semantic, describer=describer)
-        store.replace_sources(encoder.name, encoder.dim, [str(p.path) for p in batch], rows)
+        store.replace_sources(encoder.name, encoder.dim, [source_text(p.path) for p in batch], rows)
         for p in batch:
-            (rep.replaced if str(p.path) in states else rep.added).append(str(p.path))
+            src = source_text(p.path)
+            (rep.replaced if src in states else rep.added).append(src)
         rep.rows_written += len(rows)
         batch, n_items = [], 0
 
@@ -214,8 +227,8 @@ def add_files(store, encoder, paths: Iterable[str | os.PathLike], *, video_mode:
             rep.unchanged += 1
             continue
         if p.error is not None:
-            rep.failed.append({"path": str(p.path), "error": p.error})
-            warnings.warn(f"skipped {p.path}: {p.error}", KadrWarning, stacklevel=2)
+            rep.failed.append({"path": source_text(p.path), "error": p.error})
+            warnings.warn(f"skipped {source_text(p.path)}: {p.error}", KadrWarning, stacklevel=2)
             continue
         batch.append(p)
         n_items += len(p.items or [])
@@ -248,12 +261,12 @@ def _rows(batch: list[_Prepared], encoder, *, semantic: bool = True, describer: 
     now = datetime.now(timezone.utc)
     rows = []
     for j, ((p, it), v) in enumerate(zip(items, vecs)):
-        src = str(p.path)
+        src = source_text(p.path)
         extra = {} if text is None else {
             "semantic": text.semantic[j].tolist(), "description": text.description[j],
             "description_vector": text.description_vector[j].tolist()}
         rows.append({**extra,
-            "id": row_id(src, it.kind, it.frame_index), "source": src, "kind": it.kind,
+            "id": row_id(p.path, it.kind, it.frame_index), "source": src, "kind": it.kind,
             "video": src if it.kind != "image" else None, "frame_index": it.frame_index, "time": it.time,
             "shot_index": it.shot_index, "width": int(it.width), "height": int(it.height),
             "file_size": p.facts["file_size"], "file_mtime_ns": p.facts["file_mtime_ns"], "content_hash": p.hash,

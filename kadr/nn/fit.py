@@ -6,6 +6,7 @@ is kept, and keep training. LBFGS (strong-Wolfe line search) by default, Adam as
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from typing import Callable, Sequence
@@ -49,7 +50,7 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int = 200,
         y_test: torch.Tensor | None = None, lr: float | None = None, lamb_l1: float = 1.0,
         lamb_entropy: float = 1.0, update_grid: bool = True, grid_update_every: int = 10,
         grid_update_until: int = 50, grid_eps: float = 1.0, grid_margin: float = 0.01,
-        batch_size: int | None = None, max_time: float | None = None,
+        batch_size: int | None = None, max_time: float | None = None, val_split: float = 0.0,
         callback: Callable[[dict], None] | None = None) -> dict:
     """Train ``model`` (a :class:`KAN`, or any module whose grids should follow the data) in place.
 
@@ -69,9 +70,14 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int = 200,
     accuracy targets near machine precision: use float64; lamb must be 0). ``batch_size`` samples a
     mini-batch per step (default: the whole set). ``max_time`` (seconds) stops early.
 
-    Returns the history: {"step", "grid_size", "train_rmse", "test_rmse" (None without a test
-    set), "loss", "time_s"} lists with one entry per step, plus "extend_deviation" (max output
-    change of each grid extension on x), "final_train_rmse", "final_test_rmse", "seconds".
+    ``val_split`` (0 ≤ v < 1): hold this fraction of (x, y) out of training and grid updates; at the
+    end the model is put back to the grid size whose stage ended with the lowest validation RMSE
+    (the recipe's "if it overfits, shrink the grid"). ``x_test``/``y_test`` are only reported.
+
+    Returns the history: {"step", "grid_size", "train_rmse", "val_rmse", "test_rmse" (None without
+    that set), "loss", "time_s"} lists with one entry per step, plus "extend_deviation" (max output
+    change of each grid extension on x), "best_grid_size", "final_train_rmse", "final_test_rmse",
+    "seconds".
     """
     optimizer = str(optimizer).lower()
     if optimizer not in OPTIMIZERS:
@@ -83,6 +89,16 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int = 200,
     if not isinstance(model, nn.Module) or not list(model.parameters()):
         raise InputError("model must be a torch module with parameters (e.g. kadr.nn.KAN([2, 5, 1]))")
     x, y = _prepare(model, x, y, "fit")
+    if not 0 <= float(val_split) < 1:
+        raise InputError(f"val_split must be in [0, 1), got {val_split!r}")
+    x_val = y_val = None
+    if val_split > 0:
+        n_val = int(round(x.shape[0] * float(val_split)))
+        if n_val < 1 or n_val >= x.shape[0] - 1:
+            raise InputError(f"val_split {val_split} leaves no training or no validation rows of {x.shape[0]}")
+        perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(0))
+        x_val, y_val = x[perm[:n_val]], y[perm[:n_val]]
+        x, y = x[perm[n_val:]], y[perm[n_val:]]
     has_test = x_test is not None or y_test is not None
     if has_test:
         if x_test is None or y_test is None:
@@ -96,8 +112,9 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int = 200,
     schedule = [int(g) for g in grid_schedule] if grid_schedule else [None]
     if layers and any(g is not None and g < layers[0].spline_order for g in schedule):
         raise InputError(f"grid_schedule sizes must be >= spline_order ({layers[0].spline_order}), got {schedule}")
-    hist: dict = {"step": [], "grid_size": [], "train_rmse": [], "test_rmse": [], "loss": [], "time_s": [],
-                  "extend_deviation": []}
+    hist: dict = {"step": [], "grid_size": [], "train_rmse": [], "val_rmse": [], "test_rmse": [], "loss": [],
+                  "time_s": [], "extend_deviation": []}
+    best: tuple[float, int | None, dict] | None = None
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(0)
     step_no = 0
@@ -131,6 +148,7 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int = 200,
             hist["grid_size"].append(layers[0].grid_size if layers else None)
             hist["loss"].append(float(loss.detach()))
             hist["train_rmse"].append(_rmse(model, x, y))
+            hist["val_rmse"].append(_rmse(model, x_val, y_val) if x_val is not None else None)
             hist["test_rmse"].append(_rmse(model, x_test, y_test) if has_test else None)
             hist["time_s"].append(time.perf_counter() - t0)
             if callback is not None:
@@ -139,8 +157,15 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int = 200,
                 raise InputError("fit diverged (loss is not finite); lower lr, use Adam, or a smaller grid")
             if max_time is not None and hist["time_s"][-1] > max_time:
                 break
+        if x_val is not None and hist["val_rmse"]:
+            v = hist["val_rmse"][-1]
+            if best is None or v < best[0]:
+                best = (v, hist["grid_size"][-1], copy.deepcopy(model.state_dict()))
         if max_time is not None and hist["time_s"] and hist["time_s"][-1] > max_time:
             break
+    if best is not None and best[1] != (layers[0].grid_size if layers else None):
+        model.load_state_dict(best[2])
+    hist["best_grid_size"] = best[1] if best is not None else (layers[0].grid_size if layers else None)
     hist["final_train_rmse"] = _rmse(model, x, y)
     hist["final_test_rmse"] = _rmse(model, x_test, y_test) if has_test else None
     hist["seconds"] = time.perf_counter() - t0

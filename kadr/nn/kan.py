@@ -15,9 +15,10 @@ its value and slope at the nearest end of the range (C¹, no runaway polynomial,
 the SiLU branch keeps acting on the raw input. Use :meth:`KANLinear.update_grid`
 (or ``fit``, which does it for you) when activations leave the range.
 
-Speed: a cubic B-spline layer on a uniform grid uses the closed-form 4-active-basis path of
-:mod:`kadr.nn._cubic` (one GEMM for the spline and base branches together); other bases,
-orders and non-uniform (quantile) grids evaluate the dense basis.
+Speed: a cubic B-spline layer on a uniform grid uses the closed-form 4-active-basis path: the
+compiled kernel of :mod:`kadr.nn._native` for float32 on CPU when a C compiler is there, else the
+pure-torch :mod:`kadr.nn._cubic` (one GEMM for the spline and base branches together); other
+bases, orders and non-uniform (quantile) grids evaluate the dense basis.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kadr.errors import InputError, ShapeError
+from kadr.nn import _native
 from kadr.nn._cubic import cubic_edges, cubic_features
 from kadr.nn.basis import BASES, clamp_to_range
 
@@ -129,6 +131,9 @@ class KANLinear(nn.Module):
         self.spline_scale = nn.Parameter(torch.full((o, i), 1 / math.sqrt(i)))
         self.coef = nn.Parameter((torch.rand(o, i, k) - 0.5) * float(noise_scale))
         self.bias = nn.Parameter(torch.zeros(o)) if bias else None
+        #: use the compiled 4-active-basis kernel (kadr.nn._native) when it is available
+        #: (float32 on CPU); False forces the pure-torch path. Both give the same results.
+        self.native = True
         self._set_grid(grid)
 
     # -- grid ---------------------------------------------------------------------------
@@ -216,7 +221,8 @@ class KANLinear(nn.Module):
         x2 = x.reshape(-1, self.in_features)
         coef = self._edge_matrix()
         if self.fast and not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()):
-            y = cubic_edges(x2, coef, self._scale.to(x2.dtype), self._shift.to(x2.dtype), self.grid_size)
+            edges = _native.native_cubic_edges if self.native and _native.usable(x2, coef) else cubic_edges
+            y = edges(x2, coef, self._scale.to(x2.dtype), self._shift.to(x2.dtype), self.grid_size)
         else:
             feats = torch.cat([self.basis_features(x2), F.silu(x2).unsqueeze(-1)], -1)
             y = F.linear(feats.reshape(x2.shape[0], -1), coef)

@@ -15,7 +15,6 @@ from typing import Sequence
 
 import numpy as np
 
-from kadr.errors import OutputError
 
 #: colours of the transition types in every chart
 TRANSITION_COLOURS = {"cut": "#d62728", "dissolve": "#e6a700", "fade_in": "#1f77b4", "fade_out": "#6a3d9a"}
@@ -54,12 +53,10 @@ def page(title: str, body: str) -> str:
 
 
 def write_html(text: str, path: str | os.PathLike) -> Path:
-    p = Path(path)
-    try:
-        p.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise OutputError(f"cannot write {p}: {exc}; choose a writable output folder") from None
-    return p
+    """Write the page atomically (temp file, then rename): a failed run leaves no 0-byte page."""
+    from kadr._checks import write_text_atomic
+
+    return write_text_atomic(text, path)
 
 
 def legend(types: Sequence[str]) -> str:

@@ -173,14 +173,10 @@ def otio_json(sl: ShotList, **kw: Any) -> str:
 
 
 def write_text(text: str, path: str | os.PathLike) -> Path:
-    p = Path(path)
-    try:
-        if p.parent and not p.parent.exists():
-            p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise OutputError(f"cannot write {p}: {exc}; choose a writable path") from None
-    return p
+    """UTF-8 ``text`` to ``path``, atomically (temp file, then rename); OutputError on failure."""
+    from kadr._checks import write_text_atomic
+
+    return write_text_atomic(text, path)
 
 
 # ---- splitting with ffmpeg -----------------------------------------------------------

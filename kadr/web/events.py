@@ -3,7 +3,8 @@ pipe or followed in a file, kept in a bounded history and pushed to the live pag
 server-sent events.
 
 ``kadr watch SOURCE --db DB --json-lines | kadr serve --db DB --events -`` shows each match
-on ``/live`` as soon as watch prints it.
+on ``/live`` as soon as watch prints it; ``kadr serve --db DB --watch SOURCE`` runs the same
+watch inside the server (:func:`start_watch`).
 """
 
 from __future__ import annotations
@@ -125,6 +126,40 @@ def start_pump(source: str | IO[str], hub: EventHub) -> threading.Thread:
         stream, follow = source, False
     t = threading.Thread(target=pump, args=(stream, hub), kwargs={"follow": follow}, daemon=True,
                          name="kadr-serve-events")
+    t.start()
+    return t
+
+
+def start_watch(db: str, encoder: str, source: str, hub: EventHub) -> threading.Thread:
+    """Watch ``source`` (file, ``-``, URL, webcam) for the items of the database ``db`` in a daemon
+    thread, as ``kadr watch SOURCE --db DB`` would, publishing each event as it is decided and the
+    counters at the end. The watcher has its own Index and encoder (no lock shared with searches)."""
+
+    def run() -> None:
+        from kadr.cli._output import to_jsonable
+        from kadr.errors import KadrError
+        from kadr.index import Index
+        from kadr.index.watch import IndexReferences
+        from kadr.stream import Watcher
+
+        try:
+            index = Index(db, encoder, create=False)
+            w = Watcher(index.encoder, references=IndexReferences(index))
+            for ev in w.events(source):
+                hub.publish(to_jsonable(ev))
+            hub.publish({"stats": w.stats.to_dict()})
+        except KadrError as exc:
+            hub.publish({"type": "error", "message": f"watching {source} failed: {exc}"})
+        except Exception as exc:  # noqa: BLE001 - a bug must not kill the server; it is reported
+            import logging
+
+            logging.getLogger("kadr.serve").exception("watch of %s failed", source)
+            hub.publish({"type": "error", "message": f"watching {source} failed: {type(exc).__name__}"})
+        hub.ended = True
+        hub.publish({"type": "end", "message": "the watched stream ended"})
+
+    hub.source = f"kadr watch {source}"
+    t = threading.Thread(target=run, daemon=True, name="kadr-serve-watch")
     t.start()
     return t
 

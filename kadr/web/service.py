@@ -24,6 +24,7 @@ import numpy as np
 from kadr._options import opt
 from kadr.errors import DecodeError, InputError, KadrError
 from kadr.web.catalog import Catalog, NotListedError, file_key
+from kadr.report.contact_sheet import MAX_HEATMAP_KEYFRAMES  # beyond it the heat map compares shots
 from kadr.web.thumbs import ThumbnailCache
 
 
@@ -400,8 +401,13 @@ class Library:
 
         if self.index is None:
             return []
-        at = self.index.store.rows(self.index.encoder_name, where=f"video = {sql_quote(str(path))}",
-                                   columns=["id", "kind", "frame_index", "time", "shot_index"])
+        cols = ["id", "kind", "frame_index", "time", "shot_index"]
+        try:  # issue 13's description column, where the table has it
+            if "description" in self.index.store.table(self.index.encoder_name).schema.names:
+                cols.append("description")
+        except (KadrError, AttributeError):
+            pass
+        at = self.index.store.rows(self.index.encoder_name, where=f"video = {sql_quote(str(path))}", columns=cols)
         rows = sorted(at.to_pylist(), key=lambda r: (r["frame_index"] or 0))
         return rows
 
@@ -422,7 +428,7 @@ class Library:
                     fr = int(k["frame"])
                     row = by_frame.get(fr)
                     kfs.append({"frame": fr, "time": k.get("time"), "labels": k.get("labels"),
-                                "description": k.get("description"),
+                                "description": k.get("description") or (row or {}).get("description"),
                                 "thumbnail_url": f"/api/videos/{e.key}/keyframes/{fr}.jpg",
                                 "id": row["id"] if row else None,
                                 "similar_url": (f"/search?id={quote(row['id'])}" if row else
@@ -503,7 +509,15 @@ class Library:
                     have[k["frame"]] = v
             V = np.stack([have[k["frame"]] for k in kfs])
             V = V / np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-12)
-            out["matrix"] = np.round(V @ V.T, 4).tolist()
+            M = V @ V.T
+            out["granularity"] = "keyframe"
+            if len(kfs) > MAX_HEATMAP_KEYFRAMES:  # as the contact sheet: shots, best keyframe pair each
+                shots = sorted({k["shot"] for k in kfs}, key=lambda x: (x is None, x))
+                groups = [[i for i, k in enumerate(kfs) if k["shot"] == sh] for sh in shots]
+                M = np.array([[M[np.ix_(a, b)].max() for b in groups] for a in groups])
+                kfs = [kfs[g[0]] for g in groups]
+                out["keyframes"], out["granularity"] = kfs, "shot"
+            out["matrix"] = np.round(M, 4).tolist()
             out["encoder"] = idx.encoder_name
             for k in kfs:
                 k["thumbnail_url"] = (f"/api/videos/{key}/keyframes/{k['frame']}.jpg"

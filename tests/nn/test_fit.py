@@ -62,3 +62,17 @@ def test_bad_input():
         fit(model, x, y, grid_schedule=[2, 5])
     with pytest.raises(InputError, match="x_test"):
         fit(model, x, y, x_test=x)
+
+
+def test_val_split_keeps_the_best_grid():
+    torch.manual_seed(0)
+    model = KAN([2, 1], grid_size=3).double()
+    x, y = _data(60, 3)
+    y = y + torch.randn(y.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64) * 0.05  # noise
+    hist = fit(model, x, y, steps=6, grid_schedule=[3, 6, 40], val_split=0.3)
+    assert len(hist["val_rmse"]) == 18 and None not in hist["val_rmse"]
+    ends = {g: v for g, v in zip(hist["grid_size"], hist["val_rmse"])}  # last value per grid
+    assert hist["best_grid_size"] == min(ends, key=ends.get)
+    assert model.grid_size == hist["best_grid_size"]
+    with pytest.raises(InputError, match="val_split"):
+        fit(model, x, y, val_split=1.5)

@@ -245,3 +245,23 @@ def test_closed_form_dense_features_equal_cox_de_boor():
     gx_dense = torch.autograd.grad(dense.square().sum(), x)[0]
     torch.testing.assert_close(fast, dense, rtol=1e-6, atol=1e-6)  # knots were rounded to float32 at creation
     torch.testing.assert_close(gx_fast, gx_dense, rtol=1e-6, atol=1e-6)
+
+
+def test_native_kernel_equals_pure_torch_path():
+    from kadr.nn import _native
+
+    if _native.library() is None:
+        pytest.skip(f"compiled kernel unavailable: {_native.reason}")
+    layer = _layer(i=6, o=5, g=7)
+    x = (torch.rand(300, 6) * 3 - 1.5).requires_grad_()  # inside and beyond the grid range
+    params = [x, layer.coef, layer.base_weight, layer.spline_scale]
+    w = torch.randn(300, 5)
+    layer.native = True
+    y_nat = layer(x)
+    g_nat = torch.autograd.grad((y_nat * w).sum(), params)
+    layer.native = False
+    y_pt = layer(x)
+    g_pt = torch.autograd.grad((y_pt * w).sum(), params)
+    torch.testing.assert_close(y_nat, y_pt, rtol=1e-5, atol=1e-5)
+    for a, b in zip(g_nat, g_pt):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)

@@ -84,28 +84,6 @@ def library(demo_data, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def plain_library(demo_data, tmp_path_factory):
-    """The demo photos indexed with --no-semantic: a table that cannot be searched by text."""
-    from kadr.index import Index
-    from kadr.web.catalog import Catalog
-    from kadr.web.service import Library
-    from kadr.web.thumbs import ThumbnailCache
-
-    idx = Index(tmp_path_factory.mktemp("plain") / "plain.db", "hsv-hist")
-    idx.add([demo_data["photos"]], progress=False, semantic=False)
-    return Library(idx, Catalog(idx), thumbs=ThumbnailCache(tmp_path_factory.mktemp("pthumbs")))
-
-
-@pytest.fixture(scope="session")
-def plain_server(plain_library):
-    from kadr.web.app import create_app
-
-    srv = ThreadServer(create_app(plain_library))
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="session")
 def colour_db(tmp_path_factory):
     """A table of four flat-colour pictures built with the text-capable ColourWords encoder."""
     from PIL import Image

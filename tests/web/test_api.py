@@ -335,3 +335,64 @@ def test_indexed_video_without_analysis(library, tmp_path):
     sim = np.asarray(c.get(f"/api/videos/{v[0]['id']}/similarity").json()["matrix"])
     assert sim.shape == (6, 6)
     assert c.get(f"/video/{v[0]['id']}").status_code == 200
+
+
+def test_symlink_swapped_in_after_indexing_is_not_served(tmp_path):
+    """An indexed file later replaced by a symlink to a file nobody listed: 404, not its bytes."""
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
+    from kadr.index import Index
+    from kadr.io.synthetic import sample_photo
+    from kadr.web.app import create_app
+    from kadr.web.catalog import Catalog
+    from kadr.web.service import Library
+    from kadr.web.thumbs import ThumbnailCache
+    from tests.web.conftest import GreyThumb
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(sample_photo("camera")).save(photos / "camera.png")
+    idx = Index(tmp_path / "db", GreyThumb())
+    idx.add([photos], progress=False)
+    lib = Library(idx, Catalog(idx), thumbs=ThumbnailCache(None))
+    c = TestClient(create_app(lib), base_url="http://127.0.0.1")
+    hit = c.get("/api/search", params={"id": idx.store.rows(idx.encoder_name, columns=["id"]).column("id")[0].as_py(),
+                                       "k": 1}).json()["results"][0]
+    assert c.get(hit["media_url"]).status_code == 200
+    secret = tmp_path / "secret.txt"
+    secret.write_text("private")
+    (photos / "camera.png").unlink()
+    (photos / "camera.png").symlink_to(secret)
+    r = c.get(hit["media_url"])
+    assert r.status_code == 404 and b"private" not in r.content
+    assert c.get(hit["thumbnail_url"]).status_code == 404
+
+
+def test_heat_map_of_many_keyframes_compares_shots(library, monkeypatch):
+    import kadr.web.service as svc
+
+    v = library.videos()["videos"][0]
+    monkeypatch.setattr(svc, "MAX_HEATMAP_KEYFRAMES", 3)
+    library._sim.clear()
+    try:
+        sim = library.similarity(v["id"])
+    finally:
+        library._sim.clear()
+    assert sim["granularity"] == "shot" and len(sim["keyframes"]) == 6  # one keyframe per shot in the demo
+    np.testing.assert_allclose(np.diag(np.asarray(sim["matrix"])), 1.0, atol=1e-3)
+
+
+def test_watch_inside_the_server(library, demo_data):
+    """--watch SOURCE: the database's items found in the demo clip, one event per photo shot."""
+    from kadr.web.events import EventHub, start_watch
+
+    hub = EventHub(enrich=library.enrich_event)
+    start_watch(str(demo_data["db"]), "effnet-lite0", str(demo_data["clip"]), hub).join(120)
+    evs = [e for _, e in hub.since(0)]
+    db = [e for e in evs if e.get("kind") == "db"]
+    assert len(db) >= 4 and all(e["item"]["thumbnail_url"] for e in db)
+    assert any("stats" in e for e in evs) and evs[-1]["type"] == "end" and hub.ended
+    hub2 = EventHub()
+    start_watch(str(demo_data["db"]), "effnet-lite0", str(demo_data["root"] / "missing.mp4"), hub2).join(60)
+    assert [e for _, e in hub2.since(0)][0]["type"] == "error"

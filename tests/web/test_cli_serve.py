@@ -48,6 +48,11 @@ def test_remote_host_needs_allow_remote(tmp_path):
     _one_line_error(_serve("--db", str(tmp_path), "--host", "0.0.0.0"), "--allow-remote")
 
 
+def test_events_and_watch_exclude_each_other(demo_data):
+    _one_line_error(_serve("--db", str(demo_data["db"]), "--events", "-", "--watch", "x.mp4",
+                           "--port", str(free_port())), "not both")
+
+
 def test_nothing_to_serve():
     _one_line_error(_serve(), "--db DIR")
 

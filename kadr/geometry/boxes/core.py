@@ -81,6 +81,11 @@ def _pair(a: Any, b: Any) -> tuple[torch.Tensor, torch.Tensor]:
     return a.to(dtype).expand(*shape, 5), b.to(dtype).expand(*shape, 5)
 
 
+#: Largest H x W a frame map (masks, heat maps) may have: 2^28 px (16384²; 1 GiB of float32
+#: per map), far above any video frame; a size beyond it is a unit mistake, not a frame.
+MAX_FRAME_PIXELS = 1 << 28
+
+
 def _frame_size(size: Any) -> tuple[int, int]:
     """``(H, W)`` from a ``(H, W)`` pair of positive integers."""
     try:
@@ -90,6 +95,9 @@ def _frame_size(size: Any) -> tuple[int, int]:
         raise InputError(f"size must be (H, W), two positive integers; got {size!r}") from None
     if not ok or h <= 0 or w <= 0:
         raise InputError(f"size must be (H, W), two positive integers; got {size!r}")
+    if h * w > MAX_FRAME_PIXELS:
+        raise InputError(f"size {h}x{w} is {h * w / 1e6:.0f} megapixels, more than the {MAX_FRAME_PIXELS / 1e6:.0f} "
+                         "allowed for a frame map; give the frame size in pixels (H, W), or downscale")
     return h, w
 
 

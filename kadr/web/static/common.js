@@ -45,6 +45,7 @@ const kadr = {
         r.score !== undefined ? kadr.el("span", {class: "score", text: r.score.toFixed(3)}) : null,
         kadr.el("span", {class: "src", text: r.name || r.path, title: r.path}),
         kadr.el("span", {class: "muted", text: where}),
+        r.description ? kadr.el("span", {class: "desc", text: r.description, title: r.description}) : null,
         kadr.el("span", {class: "acts"},
           r.video_url ? kadr.el("a", {href: r.video_url, class: "to-video", text: "open video"}) : null,
           r.similar_url ? kadr.el("a", {href: r.similar_url, class: "similar", text: "find similar"}) : null)));

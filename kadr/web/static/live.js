@@ -12,6 +12,7 @@
       return null;
     }
     if (ev.type === "end" || ev.type === "info") { $("conn").textContent = ev.message; return null; }
+    if (ev.type === "error") { $("conn").textContent = ev.message; $("conn").classList.add("error"); return null; }
     count += 1;
     const item = ev.item || null;
     const score = typeof ev.peak_score === "number" ? ev.peak_score.toFixed(3) : "";

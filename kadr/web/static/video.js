@@ -115,7 +115,8 @@
       };
       im.src = k.thumbnail_url;
     });
-    info.textContent = n + " keyframes in time order · cosine similarity of their " + sim.encoder +
+    info.textContent = n + (sim.granularity === "shot" ? " shots (each cell: the best pair of their keyframes)" : " keyframes") +
+      " in time order · cosine similarity of their " + sim.encoder +
       " embeddings (dark 0 … yellow 1); hover for values, click a row to play that keyframe";
     const at = (e) => { const r = cv.getBoundingClientRect(); return [Math.floor((e.clientY - r.top - m) / cell), Math.floor((e.clientX - r.left - m) / cell)]; };
     cv.addEventListener("mousemove", (e) => {
