@@ -192,11 +192,12 @@ def add_files(store, encoder, paths: Iterable[str | os.PathLike], *, video_mode:
         raise InputError(f"commit_every must be >= 1, got {commit_every}")
     files = collect_files(paths)
     with store.writing(timeout=wait):
-        return _add_locked(store, encoder, files, mode, int(commit_every), progress, maintain, t0)
+        return _add_locked(store, encoder, files, mode, int(commit_every), progress, maintain, t0,
+                           semantic=semantic, describer=describer)
 
 
 def _add_locked(store, encoder, files: list[Path], mode, commit_every: int, progress, maintain: bool,
-                t0: float) -> AddReport:
+                t0: float, *, semantic: bool = True, describer: Any = None) -> AddReport:
     from kadr._progress import track
 
     rep = AddReport(files=len(files), encoder=encoder.name)
