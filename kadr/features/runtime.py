@@ -11,7 +11,7 @@ arrays, the first being the embedding. The module runs either
   ``~/.cache/kadr``), keyed by model, package and runtime versions.
 
 ``backend="auto"`` picks the encoder's ``auto_backend`` (onnxruntime for EfficientNet-Lite0,
-measured ~2-3x faster on CPU in ``benchmarks/encoders.py``; PyTorch for transformers models)
+measured ~2-3x faster on CPU like for like, each at its best thread setting, in ``benchmarks/encoders.py``; PyTorch for transformers models)
 and falls back to PyTorch when onnxruntime is not installed.
 """
 

@@ -236,10 +236,15 @@ def _add_locked(store, encoder, files: list[Path], mode, commit_every: int, prog
         if len(batch) >= commit_every or n_items >= 4 * commit_every:
             flush()
     flush()
-    if maintain and encoder.name in store.encoders():
-        rep.ann_index = store.maintain(encoder.name)
+    return finish_add(store, encoder.name, rep, maintain=maintain, t0=t0)
+
+
+def finish_add(store, encoder_name: str, rep: AddReport, *, maintain: bool, t0: float) -> AddReport:
+    """The end of every ``add`` (local or Ray): ANN index upkeep, compaction, the run time."""
+    if maintain and encoder_name in store.encoders():
+        rep.ann_index = store.maintain(encoder_name)
         if rep.rows_written:
-            store.compact(encoder.name)
+            store.compact(encoder_name)
     rep.seconds = time.perf_counter() - t0
     return rep
 

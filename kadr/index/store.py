@@ -21,6 +21,7 @@ import functools
 import json
 import os
 import re
+import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -110,6 +111,14 @@ def _run_query(builder: Any, where: str | None) -> list[dict[str, Any]]:
         if where:
             raise _bad_filter(where, exc) from None
         raise
+
+
+def _versions_stamp(db: Path, table: Any) -> int | None:
+    """mtime (ns) of the table's ``_versions`` folder, or None when it is not a local folder."""
+    try:
+        return os.stat(db / f"{table.name}.lance" / "_versions").st_mtime_ns
+    except (OSError, AttributeError, TypeError):
+        return None
 
 
 def check_where(where: str | None) -> str | None:
@@ -475,8 +484,17 @@ class Store:
 
         t = self.table(encoder)
         sc = self._sidecars.get(encoder)
-        if sc is not None and not persist and sc.version == t.version:
-            return sc  # the per-query path: one version check
+        if sc is not None and not persist:
+            # the per-query path: a commit adds a manifest to <table>.lance/_versions, so an
+            # unchanged folder stamp means an unchanged version (one stat instead of a call
+            # into LanceDB's runtime thread, which costs milliseconds on a busy machine)
+            stamp = _versions_stamp(self.path, t)
+            # (a stamp younger than 50 ms is checked anyway: file times tick coarsely)
+            if stamp is not None and stamp == getattr(sc, "_stamp", None) and time.time_ns() - stamp > 50_000_000:
+                return sc
+            if sc.version == t.version:
+                sc._stamp = stamp
+                return sc
         info = self.encoders()[encoder]
         folder = self.path / SIDECAR_DIR / info["table"]
         if not self._use_faiss() or t.count_rows() <= self.options.exact_max_rows:
@@ -488,9 +506,11 @@ class Store:
             return None
         if sc is None:
             sc = self._sidecars[encoder] = FaissSidecar(folder, int(info["dim"]))
+        stamp = _versions_stamp(self.path, t)
         if sc.version != t.version or persist:
             p = self.ann_params(t.count_rows(), int(info["dim"]))
             sc.sync(t, nlist=p["num_partitions"], retrain_growth=self.options.retrain_growth, persist=persist)
+        sc._stamp = stamp
         return sc
 
     def sidecar_info(self, encoder: str) -> dict[str, Any] | None:
