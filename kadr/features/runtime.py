@@ -18,6 +18,7 @@ and falls back to PyTorch when onnxruntime is not installed.
 from __future__ import annotations
 
 import abc
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -268,6 +269,28 @@ class ModelEncoder(Encoder):
         return self.run(images)[0]
 
 
+@contextlib.contextmanager
+def quiet_transformers():
+    """While loading a model: no "Loading weights" tqdm bar of transformers unless stderr is a
+    terminal (logs and CI output stay clean), and its logger at ERROR (no "weights not
+    initialised" chatter for the heads kadr does not use). Restores both afterwards."""
+    import sys
+
+    tf_logging = require("transformers").utils.logging
+    bar = tf_logging.is_progress_bar_enabled()
+    level = tf_logging.get_verbosity()
+    tty = bool(getattr(sys.stderr, "isatty", lambda: False)())
+    if bar and not tty:
+        tf_logging.disable_progress_bar()
+    tf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        tf_logging.set_verbosity(level)
+        if bar and not tty:
+            tf_logging.enable_progress_bar()
+
+
 def package_version(dist: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -288,4 +311,4 @@ def require(module: str, dist: str | None = None) -> Any:
 
 
 __all__ = ["BACKENDS", "ModelOptions", "ModelEncoder", "TorchRunner", "OnnxRunner", "export_module",
-           "cache_dir", "onnxruntime_available", "BackendUnavailableError"]
+           "cache_dir", "onnxruntime_available", "BackendUnavailableError", "quiet_transformers"]
