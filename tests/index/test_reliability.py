@@ -42,7 +42,7 @@ def test_two_concurrent_cli_writers_give_each_file_once(tmp_path, photo_dir):
     # before the write lock, both runs saw an empty table and each wrote every file (28 rows
     # for 14 images); now the second waits for the first and finds everything unchanged
     d = tmp_path / "db"
-    procs = [_kadr("index", "add", str(photo_dir), "--db", str(d), "--encoder", "hsv-hist", "--json") for _ in range(2)]
+    procs = [_kadr("index", "add", str(photo_dir), "--db", str(d), "--encoder", "hsv-hist", "--no-semantic", "--json") for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     idx = Index(d)
@@ -58,7 +58,7 @@ def test_second_writer_fails_with_one_line_when_told_not_to_wait(db, photo_dir, 
     d2 = tmp_path / "db2"
     d2.mkdir()
     with WriteLock(d2):
-        p = _kadr("index", "add", str(photo_dir), "--db", str(d2), "--encoder", "hsv-hist", "--wait", "0.2")
+        p = _kadr("index", "add", str(photo_dir), "--db", str(d2), "--encoder", "hsv-hist", "--no-semantic", "--wait", "0.2")
         out, err = p.communicate(timeout=120)
     assert p.returncode == 2 and err.strip().count("\n") == 0 and "kadr: error:" in err and "--wait" in err
     Index(db.path, thumb_encoder).add(photo_dir, wait=0, progress=False)  # released: works
@@ -146,7 +146,7 @@ def test_non_utf8_file_names_are_indexed_found_and_removed(tmp_path, photo_dir, 
     hits = idx.search(image=str(d / "ok.png"), k=2)
     assert {os.fsencode(source_path(h.source)) for h in hits} == {raw, os.fsencode(d / "ok.png")}
     assert idx.remove(os.fsdecode(raw))["files_removed"] == 1
-    p = _kadr("index", "add", str(d), "--db", str(tmp_path / "db2"), "--encoder", "hsv-hist", "--json")
+    p = _kadr("index", "add", str(d), "--db", str(tmp_path / "db2"), "--encoder", "hsv-hist", "--no-semantic", "--json")
     out, err = p.communicate(timeout=120)
     assert p.returncode == 0 and '"failed": []' in out, err
 
