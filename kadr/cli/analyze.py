@@ -23,17 +23,17 @@ examples:
 
 def add_arguments(parser) -> None:
     from kadr._options import add_options
-    from kadr.video.keyframes import KeyframeOptions
+    from kadr.video.keyframes import KeyframeOptions, LabelOptions
 
     parser.add_argument("video", help="video file")
     parser.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder (created if needed)")
     parser.add_argument("--classifier", default="effnet-lite0", metavar="NAME",
                         help="encoder that labels the keyframes (ImageNet classes), or 'none' (default: %(default)s)")
-    parser.add_argument("--topk", type=int, default=3, help="labels per keyframe (default: %(default)s)")
     parser.add_argument("--analysis-size", type=int, default=256, metavar="PX",
                         help="longest side of the frames used for keyframes and labels (default: %(default)s)")
     add_detector_arguments(parser)
     add_options(parser, KeyframeOptions)
+    add_options(parser, LabelOptions)
 
 
 def _relative(path: str | None, root) -> str | None:
@@ -54,11 +54,10 @@ def run(args):
     from kadr.io.probe import probe
     from kadr.report import render_analysis, write_html
     from kadr.video.export import ShotList, write_text
-    from kadr.video.keyframes import SOLID_STD, KeyframeOptions, pick_keyframes, prepare_dir
+    from kadr.video.keyframes import KeyframeOptions, LabelOptions, label_images, pick_keyframes, prepare_dir
     from kadr.cli.shots import detect
 
-    if args.topk < 1:
-        raise InputError(f"--topk must be >= 1, got {args.topk}")
+    lopts = options_from_args(LabelOptions, args)
     kopts = options_from_args(KeyframeOptions, args)
     check_file(args.video, what="video")
     out = prepare_dir(args.out)
@@ -79,24 +78,22 @@ def run(args):
                          analysis_size=args.analysis_size)
     timings["keyframes"] = time.perf_counter() - t0
     images = [img for r in res for img in r.thumbnails]
-    labels: list = [None] * len(images)
-    # a solid frame (the black of a fade) shows nothing to label
-    shown = [i for i, img in enumerate(images) if float(img.std()) >= SOLID_STD]
-    for i in set(range(len(images))) - set(shown):
-        labels[i] = []
-    if classifier is not None and shown:
-        t0 = time.perf_counter()
-        preds = classifier.classify([images[i] for i in shown], topk=args.topk)
-        for i, pr in zip(shown, preds):
-            labels[i] = [p.to_dict() for p in pr]
+    # content-free keyframes (solid, title cards) are not classified; unsure labels are dropped
+    t0 = time.perf_counter()
+    labelled = label_images(images, classifier, lopts)
+    if classifier is not None:
         timings["labels"] = time.perf_counter() - t0
     result = {**sl.to_dict(), "probe": info, "keyframe_encoder": kopts.encoder,
               "classifier": classifier.name if classifier is not None else None}
-    it = iter(labels)
+    it = iter(labelled)
     for s in result["shots"]:
         for k in s["keyframes"]:
             k["path"] = _relative(k["path"], out)
-            k["labels"] = next(it)
+            lab = next(it)
+            k["labels"] = lab["labels"] if classifier is not None or lab["content"] else None
+            k["content"] = lab["content"]
+            if lab["text"] and k["labels"] is not None:
+                k["label_note"] = lab["text"]
     result["timings"] = {k: round(v, 3) for k, v in timings.items()}
     if det.decode is not None:
         result["decode"] = {"corrupt_packets": det.decode.corrupt_packets, "lost": det.decode.lost}
