@@ -239,12 +239,12 @@ def topk_section(quick: bool) -> str:
 
     t_mm = best(lambda: qs @ db.T)
     t_mmk = best(lambda: (qs @ db.T).topk(k, dim=1))
-    t_k = best(lambda: topk_cosine(qs, db, k, normalized=True))
+    t_k = best(lambda: topk_cosine(qs, db, k, normalised=True))
     t_kn = best(lambda: topk_cosine(qs, db, k))
     rows = [["bare matmul Q·Dᵀ (no top-k; the ceiling)", flops / t_mm / 1e9, "100 %", f"{q * m * 4 / 2**20:.0f}"],
             ["matmul + torch.topk on the full matrix", flops / t_mmk / 1e9, f"{t_mm / t_mmk:.0%}",
              f"{q * m * 4 / 2**20:.0f}"],
-            ["**kadr topk_cosine** (normalized=True, chunk 16384)", flops / t_k / 1e9, f"{t_mm / t_k:.0%}",
+            ["**kadr topk_cosine** (normalised=True, chunk 16384)", flops / t_k / 1e9, f"{t_mm / t_k:.0%}",
              f"{q * 16384 * 4 / 2**20:.0f}"],
             ["**kadr topk_cosine** (re-normalising the database)", flops / t_kn / 1e9, f"{t_mm / t_kn:.0%}",
              f"{q * 16384 * 4 / 2**20:.0f}"]]
@@ -257,7 +257,7 @@ def topk_section(quick: bool) -> str:
         rows.append(["faiss IndexFlatIP.search", flops / t_f / 1e9, f"{t_mm / t_f:.0%}", "—"])
     except ImportError:
         pass
-    s, i = topk_cosine(qs, db, k, normalized=True)
+    s, i = topk_cosine(qs, db, k, normalised=True)
     ref = (qs @ db.T).topk(k, dim=1)
     same = bool((i == ref.indices).all())
     return (f"## Cosine top-{k}: {m:,} × {dim} database, {q:,} queries (float32)\n\n"

@@ -86,6 +86,14 @@ class KadrWarning(UserWarning):
     """Something was recovered from (skipped packet, skipped file...) and the user should know."""
 
 
+class KadrDeprecationWarning(KadrWarning):
+    """A flag, keyword or name that still works but has a new spelling (see docs/glossary.md).
+
+    A :class:`KadrWarning` (so the CLI prints it as ``kadr: warning: ...`` and Python shows it by
+    default, unlike ``DeprecationWarning``); old spellings are kept for one release.
+    """
+
+
 def missing_backend(package: str, extra: str = "all") -> BackendUnavailableError:
     """Error for an optional dependency that is not importable."""
     return BackendUnavailableError(

@@ -135,7 +135,9 @@ def _prepare(img_a, img_b, *, resize: bool, grey: bool, names: tuple[str, str]):
     if grey:
         if data_range is None:
             data_range = float(np.iinfo(img_a.dtype).max)
-        w = np.array([0.299, 0.587, 0.114])
+        from kadr.io.images import LUMA_BT601
+
+        w = np.array(LUMA_BT601)
         img_a, img_b = img_a @ w, img_b @ w  # float64 luma, same range as the input
     return img_a, img_b, data_range
 

@@ -24,10 +24,11 @@ def add_arguments(parser) -> None:
     from kadr.video.compare_shots import CompareOptions
     from kadr.video.keyframes import KeyframeOptions
 
+    from kadr.cli._common import add_analysis_size, add_output_argument
+
     parser.add_argument("videos", nargs="+", metavar="VIDEO", help="one video (repeats within it) or several")
-    parser.add_argument("-o", "--out", metavar="DIR", help="write compare.json and contact_sheet.html here")
-    parser.add_argument("--analysis-size", type=int, default=256, metavar="PX",
-                        help="longest side of the frames compared (default: %(default)s)")
+    add_output_argument(parser, metavar="DIR", help="write compare.json and contact_sheet.html here")
+    add_analysis_size(parser, "the frames compared")
     add_detector_arguments(parser)
     add_options(parser, CompareOptions)
     add_options(parser, KeyframeOptions, exclude=("encoder",))
@@ -45,7 +46,7 @@ def run(args):
 
     copts = options_from_args(CompareOptions, args)
     kopts = options_from_args(KeyframeOptions, args, encoder=copts.encoder)
-    out = prepare_dir(args.out) if args.out else None
+    out = prepare_dir(args.output) if args.output else None
     cmp = compare_videos(args.videos, options=copts, keyframe_options=kopts, detector=args.detector,
                          analysis_size=args.analysis_size)
     result = to_jsonable(cmp.to_dict())

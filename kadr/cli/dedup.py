@@ -21,7 +21,7 @@ def add_arguments(parser) -> None:
     from kadr.cli.index import add_db_arguments
     from kadr.index.dedup import DedupOptions
 
-    add_db_arguments(parser, model_help="encoder of the table (default: the database's only one)")
+    add_db_arguments(parser, encoder_help="encoder of the table (default: the database's only one)")
     parser.add_argument("--where", default=None, metavar="SQL", help="only rows matching this filter")
     add_options(parser, DedupOptions)
 

@@ -7,7 +7,7 @@ HELP = "generate a short clip (shots, a dissolve, a fade) and run kadr's main jo
 DESCRIPTION = """Writes demo.mp4 (5 shots of scikit-image sample photos with camera moves,
 joined by a cut, a dissolve, a fade through black and a cut) plus its exact ground truth
 into OUTDIR, takes a first look at it (probe, per-frame statistics) and then runs the main
-job, `kadr analyze`, on it: OUTDIR/analysis/report.html and shots.json.
+job, `kadr analyse`, on it: OUTDIR/analysis/report.html and shots.json.
 
 example:
   kadr demo -o demo-out
@@ -15,7 +15,9 @@ example:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("-o", "--out", default="demo-out", help="output folder (default: demo-out)")
+    from kadr.cli._common import add_output_argument
+
+    add_output_argument(parser, default="demo-out", metavar="DIR", help="output folder (default: demo-out)")
 
 
 def run(args):
@@ -23,13 +25,13 @@ def run(args):
     from argparse import Namespace
     from pathlib import Path
 
-    from kadr.cli import analyze as analyze_cmd, probe as probe_cmd, stats as stats_cmd
+    from kadr.cli import analyse as analyse_cmd, probe as probe_cmd, stats as stats_cmd
     from kadr.cli._output import log
     from kadr.cli.main import build_parser
     from kadr.errors import OutputError
     from kadr.io.synthetic import demo_clip
 
-    out = Path(args.out)
+    out = Path(args.output)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -39,16 +41,16 @@ def run(args):
     truth = demo_clip(clip)
     (out / "ground_truth.json").write_text(json.dumps({"demo.mp4": truth.to_dict()}, indent=1))
     probed = probe_cmd.run(Namespace(video=str(clip), header_only=False))
-    stats = stats_cmd.run(Namespace(video=str(clip), analysis_size=128, threads=0, step=1, fps=None,
+    stats = stats_cmd.run(Namespace(video=str(clip), analysis_size=128, decode_threads=0, step=1, fps=None,
                                     keyframes_only=False, start=None, end=None))
-    # the main job, with the defaults of `kadr analyze` (parsed, so they live in one place)
-    analysis = analyze_cmd.run(build_parser().parse_args(["analyze", str(clip), "-o", str(out / "analysis")]))
+    # the main job, with the defaults of `kadr analyse` (parsed, so they live in one place)
+    analysis = analyse_cmd.run(build_parser().parse_args(["analyse", str(clip), "-o", str(out / "analysis")]))
     return {"clip": str(clip), "ground_truth": truth.to_dict(), "probe": probed, "stats": stats,
             "analysis": analysis}
 
 
 def render(result, args) -> None:
-    from kadr.cli import analyze as analyze_cmd
+    from kadr.cli import analyse as analyse_cmd
     from kadr.video.stats import sparkline
 
     p = result["probe"]
@@ -60,5 +62,5 @@ def render(result, args) -> None:
     gt = result["ground_truth"]
     print("ground truth: " + ", ".join(f"{t} {s}-{e}" for t, s, e in gt["transitions"]))
     print()
-    print("kadr analyze:")
-    analyze_cmd.render(result["analysis"], args)
+    print("kadr analyse:")
+    analyse_cmd.render(result["analysis"], args)

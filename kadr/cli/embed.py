@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kadr.cli._common import add_encoder_arguments, open_encoder
+from kadr.cli._common import add_encoder_arguments, add_output_argument, open_encoder
 
 COMMAND = "embed"
 HELP = "embed images, folders and video frames with an encoder into .parquet or .npy"
@@ -11,21 +11,21 @@ save the L2-normalised float32 vectors. Videos are sampled at --fps frames per s
 with --keyframes reduced to the keyframes of their shots (shot detection + keyframe picking).
 Files that cannot be decoded are skipped and listed; the rest is embedded.
 
-Output: .parquet (columns source, frame, time, embedding; model name in the metadata) or
+Output: .parquet (columns source, frame, time, embedding; encoder name in the metadata) or
 .npy (the (N, D) array) with a .json of the same name listing source/frame/time per row.
 Decoding and resizing run in a loader thread, overlapped with inference.
 
 example:
   kadr embed photos/ -o photos.parquet
-  kadr embed clip.mp4 --fps 2 -o clip.npy --model hsv-hist
+  kadr embed clip.mp4 --fps 2 -o clip.npy --encoder hsv-hist
   kadr embed clip.mp4 --keyframes -o keys.parquet --json
-  kadr embed photos/ --model clip:/models/clip-vit-b32 -o clip.parquet
+  kadr embed photos/ --encoder clip:/models/clip-vit-b32 -o clip.parquet
 """
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or video files")
-    parser.add_argument("-o", "--output", required=True, metavar="FILE", help="output .parquet or .npy")
+    add_output_argument(parser, required=True, metavar="FILE", help="output .parquet or .npy")
     parser.add_argument("--fps", type=float, default=1.0,
                         help="video frames per second to embed (default: 1; 0 = every frame)")
     parser.add_argument("--keyframes", action="store_true",
@@ -96,10 +96,10 @@ def run(args):
     if not items:
         raise InputError("nothing could be embedded: " + "; ".join(f"{s.path}: {s.reason}" for s in skipped))
     emb = np.concatenate([b for b in blocks if len(b)])
-    written = write_embeddings(args.output, items, emb, model=encoder.name)
+    written = write_embeddings(args.output, items, emb, encoder=encoder.name)
     for s in skipped:
         log(f"kadr: warning: skipped {s.path}: {s.reason}")
-    return {"model": encoder.name, "dim": int(emb.shape[1]), "count": len(items),
+    return {"encoder": encoder.name, "model": encoder.name, "dim": int(emb.shape[1]), "count": len(items),
             "sources": len({it.source for it in items}), "output": [str(p) for p in written],
             "backend": getattr(encoder, "backend", "numpy"), "seconds": round(seconds, 3),
             "images_per_s": round(len(items) / seconds, 2) if seconds > 0 else None,
@@ -107,7 +107,7 @@ def run(args):
 
 
 def render(result, args) -> None:
-    print(f"{result['count']} embeddings ({result['dim']}-d, {result['model']}, {result['backend']}) "
+    print(f"{result['count']} embeddings ({result['dim']}-d, {result['encoder']}, {result['backend']}) "
           f"from {result['sources']} sources in {result['seconds']:.1f} s ({result['images_per_s']} images/s)")
     print("wrote " + ", ".join(result["output"]))
     if result["skipped"]:

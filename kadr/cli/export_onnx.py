@@ -19,7 +19,7 @@ example:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("model", metavar="MODEL", help="effnet-lite0, clip:PATH, siglip:PATH or dinov2:PATH")
+    parser.add_argument("encoder", metavar="ENCODER", help="effnet-lite0, clip:PATH, siglip:PATH or dinov2:PATH")
     parser.add_argument("output", metavar="OUT.onnx", help="ONNX file to write")
     parser.add_argument("--tolerance", type=float, default=1e-4,
                         help="largest allowed |onnxruntime - torch| on normalised embeddings (default: 1e-4)")
@@ -41,14 +41,14 @@ def run(args):
     out = Path(args.output)
     if out.suffix.lower() != ".onnx":
         raise InputError(f"the output file must end in .onnx, got {args.output!r}")
-    if not features.is_neural(args.model):
-        raise InputError(f"{args.model!r} is not a neural encoder; ONNX export applies to "
+    if not features.is_neural(args.encoder):
+        raise InputError(f"{args.encoder!r} is not a neural encoder; ONNX export applies to "
                          "effnet-lite0, clip:PATH, siglip:PATH and dinov2:PATH")
-    enc = features.get(args.model, backend="torch", cache=False)
+    enc = features.get(args.encoder, backend="torch", cache=False)
     if not isinstance(enc, ModelEncoder):  # pragma: no cover - every neural encoder is one
-        raise InputError(f"{args.model!r} cannot be exported")
+        raise InputError(f"{args.encoder!r} cannot be exported")
     enc.export_onnx(out)
-    result = {"model": enc.name, "output": str(out), "bytes": out.stat().st_size, "outputs": list(enc.output_names)}
+    result = {"encoder": enc.name, "model": enc.name, "output": str(out), "bytes": out.stat().st_size, "outputs": list(enc.output_names)}
     if not args.no_check:
         rng = np.random.default_rng(0)
         images = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in ((240, 320), (300, 200), (64, 64))]

@@ -15,18 +15,20 @@ run killed half-way is finished by running it again. Unreadable files are skippe
 
 examples:
   kadr index add photos/ clips/ --db photos.db
-  kadr index add clips/ --db photos.db --video-mode fps:1 --model effnet-lite0
+  kadr index add clips/ --db photos.db --video-mode fps:1 --encoder effnet-lite0
   kadr index stats --db photos.db
   kadr index remove photos/old/ --db photos.db
 """
 
 
-def add_db_arguments(parser: argparse.ArgumentParser, *, model_help: str | None = None) -> None:
-    """--db and --model, shared by index, search, dedup and watch."""
+def add_db_arguments(parser: argparse.ArgumentParser, *, encoder_help: str | None = None) -> None:
+    """--db and --encoder, shared by index, search, dedup and watch."""
+    from kadr import features
+    from kadr.cli._common import add_encoder_flag
+
     parser.add_argument("--db", required=True, metavar="DIR", help="database folder (created by `kadr index add`)")
-    parser.add_argument("--model", default=None, metavar="NAME",
-                        help=model_help or "encoder (default: the one the database was built with, "
-                                           "else effnet-lite0 for a new database)")
+    add_encoder_flag(parser, default=None, help=encoder_help or "encoder (default: the one the database was built "
+                                                               f"with, else {features.DEFAULT} for a new database)")
 
 
 def _common_flags(parser: argparse.ArgumentParser) -> None:
@@ -63,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def open_index(args: argparse.Namespace, *, create: bool = False):
     from kadr.index import Index
 
-    return Index(args.db, getattr(args, "model", None), create=create)
+    return Index(args.db, getattr(args, "encoder", None), create=create)
 
 
 def run(args):

@@ -26,14 +26,15 @@ def add_arguments(parser) -> None:
     from kadr._options import add_options
     from kadr.video.keyframes import KeyframeOptions
 
+    from kadr.cli._common import add_analysis_size, add_output_argument
+
     parser.add_argument("video", help="video file")
-    parser.add_argument("-o", "--out", required=True, metavar="DIR", help="folder for the keyframe images")
+    add_output_argument(parser, required=True, metavar="DIR", help="folder for the keyframe images")
     parser.add_argument("--shots", metavar="JSON", help="use this shots JSON (from `kadr shots --json`) instead of detecting")
     parser.add_argument("--format", choices=("jpg", "png"), default="jpg", help="image format (default: %(default)s)")
     parser.add_argument("--max-side", type=int, default=None, metavar="PX",
                         help="downscale saved images to this longest side (default: full size)")
-    parser.add_argument("--analysis-size", type=int, default=256, metavar="PX",
-                        help="longest side of the frames the encoder compares (default: %(default)s)")
+    add_analysis_size(parser, "the frames the encoder compares")
     add_detector_arguments(parser)
     add_options(parser, KeyframeOptions)
 
@@ -68,12 +69,13 @@ def run(args):
                          "cannot do; save it to a file first and pass the file")
     check_file(args.video, what="video")
     opts = options_from_args(KeyframeOptions, args)
-    out = prepare_dir(args.out)
+    out = prepare_dir(args.output)
     sl = load_shot_list(args.shots) if args.shots else ShotList.from_detection(detect(args, args.video))
     res = pick_keyframes(args.video, sl.shots, transitions=sl.transitions, options=opts, out_dir=out,
                          analysis_size=args.analysis_size, image_format=args.format, max_side=args.max_side)
     result = sl.to_dict()
-    result["keyframe_encoder"] = opts.encoder
+    result["encoder"] = opts.encoder
+    result["keyframe_encoder"] = opts.encoder  # deprecated key (same value), kept for one release
     by_shot = {r.shot.index: r for r in res}
     for s in result["shots"]:
         r = by_shot.get(s["index"])
@@ -90,8 +92,8 @@ def run(args):
 def render(result, args) -> None:
     from kadr.io.timecode import format_time
 
-    print(f"{result['video']}: {len(result['shots'])} shots, keyframes by {result['keyframe_encoder']}")
+    print(f"{result['video']}: {len(result['shots'])} shots, keyframes by {result['encoder']}")
     for s in result["shots"]:
         kfs = ", ".join(f"{k['frame']} ({format_time(k['time'])})" for k in s["keyframes"])
         print(f"  shot {s['index']:>3}  frames {s['start_frame']}-{s['end_frame'] - 1}: {kfs}")
-    print(f"images and keyframes.json in {args.out}")
+    print(f"images and keyframes.json in {args.output}")

@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
                            parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter)
         mod.add_arguments(p)
         p.set_defaults(_module=mod)
+        for old in getattr(mod, "DEPRECATED_ALIASES", ()):  # no help=: not listed, still parsed (and warned)
+            p = sub.add_parser(old, description=getattr(mod, "DESCRIPTION", mod.HELP), parents=[common],
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+            mod.add_arguments(p)
+            p.set_defaults(_module=mod)
     return parser
 
 
@@ -56,6 +61,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):  #
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    warnings.showwarning = _show_warning  # before parsing: old flag spellings warn while parsed
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_module", None):
@@ -63,7 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     mod = args._module
     debug = getattr(args, "debug", False)
-    warnings.showwarning = _show_warning
+    if args.command in getattr(mod, "DEPRECATED_ALIASES", ()):
+        from kadr._compat import warn_renamed
+
+        warn_renamed(f"`kadr {args.command}`", f"`kadr {mod.COMMAND}`")
     if not debug:
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)

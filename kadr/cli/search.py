@@ -22,13 +22,15 @@ examples:
 def add_arguments(parser) -> None:
     from kadr.cli.index import add_db_arguments
 
-    add_db_arguments(parser, model_help="encoder of the table to search (default: the database's only one)")
+    add_db_arguments(parser, encoder_help="encoder of the table to search (default: the database's only one)")
     q = parser.add_argument_group("queries (at least one; several are combined)")
     q.add_argument("--image", action="append", default=[], metavar="IMG", help="query image (repeatable)")
     q.add_argument("--text", action="append", default=[], metavar="TEXT", help="text query (text-capable encoders only)")
     q.add_argument("--frame", action="append", default=[], metavar="VIDEO@TIME",
                    help="a video frame: clip.mp4@12s (time) or clip.mp4@#300 (frame index)")
-    parser.add_argument("--k", type=int, default=10, help="number of hits (default: 10)")
+    from kadr.cli._common import add_k_argument
+
+    add_k_argument(parser, default=10, what="number of hits")
     parser.add_argument("--where", default=None, metavar="SQL", help="filter, e.g. \"kind = 'keyframe'\"")
     parser.add_argument("--min-score", type=float, default=None, metavar="S",
                         help="drop hits whose cosine similarity is below S (default: keep all k)")

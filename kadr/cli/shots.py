@@ -23,19 +23,20 @@ examples:
 
 
 def add_detector_arguments(parser) -> None:
-    """--detector and --threads, shared by the commands that detect shots."""
+    """--detector and --decode-threads, shared by the commands that detect shots."""
+    from kadr.cli._common import add_decode_threads
     from kadr.video.shots import names
 
     parser.add_argument("--detector", default="auto", choices=names(),
                         help="shot detector (default: auto = the best measured speed/accuracy trade-off)")
-    parser.add_argument("--threads", type=int, default=0, help="decoder threads (default: 0 = automatic)")
+    add_decode_threads(parser)
 
 
 def detect(args, video: str):
     """Run the chosen detector on ``video`` → ShotDetection (errors for missing/bad files come from io)."""
     from kadr.video.shots import detect_shots
 
-    return detect_shots(video, detector=args.detector, threads=args.threads)
+    return detect_shots(video, detector=args.detector, decode_threads=args.decode_threads)
 
 
 def add_arguments(parser) -> None:

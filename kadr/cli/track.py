@@ -13,24 +13,14 @@ out of frame, or a shot boundary). Per frame: state (init, tracked, lost, found)
 (centre cx,cy, size w,h, angle in degrees, clockwise on screen) and its 4 corners, in the
 video's pixel coordinates. Lost frames have no box.
 
-Shot boundaries come from kadr's shot detector (or, without it, from jumps of the luma
-histogram or of the frame difference); --on-boundary stop ends the track at the first boundary, reacquire (default)
-looks for the object again in the next shot.
+Shot boundaries come from kadr's shot detector; --on-boundary stop ends the track at the first
+boundary, reacquire (default) looks for the object again in the next shot.
 
 example:
   kadr track clip.mp4 --box 420,180,120,90
   kadr track clip.mp4 --box 420,180,120,90,15 --start 40 --json > track.json
   kadr track clip.mp4 --box 420,180,120,90 --draw tracked.mp4
 """
-
-# without kadr.video.shots: a boundary where the mean absolute luma difference to the previous frame
-# (0..255) exceeds DIFF_MIN and either the 16-bin luma histogram jumps (L1 distance, 0..2) or the
-# difference exceeds DIFF_RATIO times its median over the previous 10 frames. A false boundary costs little: the tracker finds
-# the object again in the next frame.
-HIST_JUMP = 0.5
-DIFF_MIN = 8.0
-DIFF_RATIO = 5.0
-
 
 def add_arguments(parser) -> None:
     from kadr.geometry.tracking import TrackOptions
@@ -50,28 +40,11 @@ def add_arguments(parser) -> None:
 
 def boundaries(path: str, args) -> tuple[set[int], str]:
     """First frames of new shots (cuts) and starts of gradual transitions, and the method used."""
-    try:
-        from kadr.video.shots import detect_shots, names
-    except ImportError:
-        names = None
-    if names is not None:
-        det = "classic" if "classic" in names() else "auto"
-        res = detect_shots(path, detector=det, progress=False)
-        return {t.start_frame for t in res.transitions}, f"kadr.video.shots ({res.detector})"
-    import numpy as np
+    from kadr.video.shots import detect_shots, names
 
-    from kadr.io.video import VideoReader
-    from kadr.video.stats import frame_stats
-
-    cuts, recent = set(), []
-    with VideoReader(path, analysis_size=128) as r:
-        for s in frame_stats(r):
-            base = max(float(np.median(recent)), 1.0) if recent else 1.0
-            jump = s.diff_prev > DIFF_MIN and (s.hist_l1_prev > HIST_JUMP or s.diff_prev > DIFF_RATIO * base)
-            if s.index and jump:
-                cuts.add(s.index)
-            recent = (recent + [s.diff_prev])[-10:]
-    return cuts, "luma jumps"
+    det = "classic" if "classic" in names() else "auto"
+    res = detect_shots(path, detector=det, progress=False)
+    return {t.start_frame for t in res.transitions}, f"kadr.video.shots ({res.detector})"
 
 
 def run(args):
@@ -81,7 +54,7 @@ def run(args):
     from kadr._progress import track
     from kadr.errors import InputError
     from kadr.geometry.tracking import Tracker, TrackOptions, check_box_in_frame, parse_box
-    from kadr.io.video import VideoReader
+    from kadr.io.video import FALLBACK_FPS, VideoReader
 
     check_file(args.video, what="video")
     box = parse_box(args.box)
@@ -95,7 +68,7 @@ def run(args):
         if reader.frame_count is not None and args.start >= reader.frame_count:
             raise InputError(f"--start {args.start} is past the last frame ({reader.frame_count - 1})")
         check_box_in_frame(box, reader.width, reader.height)
-        fps = reader.fps or 25.0
+        fps = reader.fps or FALLBACK_FPS
         tracker = Tracker(TrackOptions(**{**options.__dict__, "work_size": 0}))
         scale = None
         frames = reader.frames() if args.start == 0 else reader.seek(frame=args.start).frames()

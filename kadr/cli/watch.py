@@ -23,15 +23,17 @@ examples:
 
 
 def add_arguments(parser) -> None:
+    from kadr import features
     from kadr._options import add_options
+    from kadr.cli._common import add_encoder_flag
     from kadr.stream import WatchOptions
 
     parser.add_argument("source", help="video file, '-' (encoded video on stdin), rtsp:// / http(s):// URL, "
                                        "/dev/videoN or webcam:N")
     parser.add_argument("--query", action="append", default=[], metavar="IMG", help="reference image (repeatable)")
     parser.add_argument("--db", default=None, metavar="DIR", help="database whose items are looked up at each new shot")
-    parser.add_argument("--model", default=None, metavar="NAME",
-                        help="encoder (default: the database's with --db, else effnet-lite0)")
+    add_encoder_flag(parser, default=None,
+                     help=f"encoder (default: the database's with --db, else {features.DEFAULT})")
     parser.add_argument("--json-lines", action="store_true", help="one JSON object per event on stdout as it is found")
     parser.add_argument("--realtime", action=__import__("argparse").BooleanOptionalAction, default=None,
                         help="check the pace against the wall clock (default: on for live sources, off for files)")
@@ -46,7 +48,8 @@ def run(args):
     from kadr._options import options_from_args
     from kadr.cli._output import print_json_line, to_jsonable
     from kadr.errors import InputError, KadrWarning
-    from kadr.index._encoders import DEFAULT_ENCODER, resolve_encoder
+    from kadr import features
+    from kadr.features import resolve_encoder
     from kadr.stream import Watcher, WatchOptions
     from kadr.io.images import load_image
 
@@ -59,12 +62,12 @@ def run(args):
         from kadr.index import Index
         from kadr.index.watch import IndexReferences
 
-        index = Index(args.db, args.model, create=False)
+        index = Index(args.db, args.encoder, create=False)
         index._check_table()
         encoder = index.encoder
         references = IndexReferences(index)
     else:
-        encoder = resolve_encoder(args.model or DEFAULT_ENCODER)
+        encoder = resolve_encoder(args.encoder or features.DEFAULT)
     w = Watcher(encoder, queries=queries, names=[Path(q).name for q in args.query], references=references, options=opts)
     events = []
     warned = False

@@ -3,7 +3,7 @@
 >>> from kadr import features
 >>> enc = features.get("effnet-lite0")          # offline default (ImageNet EfficientNet-Lite0)
 >>> emb = enc.encode_images(images)               # (N, 1280) float32, rows of unit norm
->>> enc.classify(images, topk=5)                  # ImageNet classes
+>>> enc.classify(images, k=5)                       # ImageNet classes
 >>> features.get("clip:/models/clip-vit-b32")     # transformers models from a local folder
 >>> features.names()                              # what can be asked for
 
@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from kadr._registry import Registry
 from kadr.errors import InputError, UnknownNameError
-from kadr.features.base import Encoder, Prediction, cosine_similarity, l2_normalise
+from kadr.features.base import Encoder, Prediction, cosine_similarity, l2_normalise, pairwise_cosine
 
 #: Factories: name → callable(folder or None, **options) → Encoder.
 registry: Registry[Callable[..., Encoder]] = Registry("encoder")
@@ -90,6 +90,18 @@ def is_neural(name: str) -> bool:
     return kind == "effnet-lite0" or kind in PATH_KINDS
 
 
+def resolve_encoder(encoder: str | Encoder = DEFAULT, **options: Any) -> Encoder:
+    """An :class:`Encoder`: ``encoder`` itself, or the one its registry name names (:func:`get`).
+
+    The one lookup every layer uses (index, keyframes, compare-shots, watch).
+    """
+    if isinstance(encoder, Encoder):
+        return encoder
+    if not isinstance(encoder, str) or not encoder.strip():
+        raise InputError(f"encoder must be a registry name such as {DEFAULT!r} or an Encoder, got {encoder!r}")
+    return get(encoder, **options)
+
+
 def get(name: str | Encoder = DEFAULT, *, cache: bool = True, **options: Any) -> Encoder:
     """The encoder called ``name`` (see :func:`names`), built with ``options``.
 
@@ -105,11 +117,11 @@ def get(name: str | Encoder = DEFAULT, *, cache: bool = True, **options: Any) ->
         raise UnknownNameError("encoder", str(name), names())
     if kind in PATH_KINDS:
         if not arg.strip():
-            raise InputError(f"encoder {kind!r} needs a model folder: --model {kind}:/path/to/folder "
+            raise InputError(f"encoder {kind!r} needs a model folder: --encoder {kind}:/path/to/folder "
                              "(config.json, weights and tokenizer/processor files, saved with save_pretrained)")
         arg = arg.strip()
     elif sep:
-        raise InputError(f"encoder {kind!r} takes no folder (got {name!r}); use --model {kind}")
+        raise InputError(f"encoder {kind!r} takes no folder (got {name!r}); use --encoder {kind}")
     key = (kind, arg if kind in PATH_KINDS else None, tuple(sorted(options.items())))
     if cache:
         with _lock:
@@ -122,5 +134,5 @@ def get(name: str | Encoder = DEFAULT, *, cache: bool = True, **options: Any) ->
     return enc
 
 
-__all__ = ["Encoder", "Prediction", "get", "names", "is_neural", "registry", "DEFAULT", "cosine_similarity",
+__all__ = ["Encoder", "Prediction", "get", "resolve_encoder", "names", "is_neural", "registry", "DEFAULT", "pairwise_cosine", "cosine_similarity",
            "l2_normalise"]

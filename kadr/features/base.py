@@ -11,6 +11,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from kadr._compat import deprecated_alias, renamed_kwarg
 from kadr.errors import InputError, ShapeError
 
 #: Images the encoders accept: RGB uint8/uint16 HxWx3 arrays (see kadr.io.load_image).
@@ -36,15 +37,16 @@ class Prediction:
         return {"index": self.index, "label": self.label, "score": self.score}
 
 
-def check_topk(topk: int) -> int:
-    if isinstance(topk, bool) or not isinstance(topk, (int, np.integer)) or topk < 1:
-        raise InputError(f"topk must be an integer >= 1, got {topk!r}")
-    return int(topk)
+def check_k(k: int) -> int:
+    """``k`` (how many top results) as an int >= 1, else InputError."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise InputError(f"k (the number of top results) must be an integer >= 1, got {k!r}")
+    return int(k)
 
 
-def top_predictions(scores: np.ndarray, labels: Sequence[str], topk: int) -> list[list[Prediction]]:
-    """Per row of ``scores`` (N, C) the ``topk`` best classes, best first."""
-    k = min(check_topk(topk), scores.shape[1])
+def top_predictions(scores: np.ndarray, labels: Sequence[str], k: int) -> list[list[Prediction]]:
+    """Per row of ``scores`` (N, C) the ``k`` best classes, best first."""
+    k = min(check_k(k), scores.shape[1])
     order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     return [[Prediction(int(i), labels[int(i)], float(row[i])) for i in idx] for row, idx in zip(scores, order)]
 
@@ -55,14 +57,21 @@ def check_same_dim(a: np.ndarray, b: np.ndarray, names: tuple[str, str] = ("a", 
     if da != db:
         raise ShapeError(
             f"embeddings of {names[0]} have dimension {da} but {names[1]} have {db}: they come from "
-            "different encoders and cannot be compared; embed both with the same --model")
+            "different encoders and cannot be compared; embed both with the same --encoder")
 
 
-def cosine_similarity(a: np.ndarray, b: np.ndarray, names: tuple[str, str] = ("a", "b")) -> np.ndarray:
-    """(N, M) cosine similarities of two embedding blocks (rows need not be normalised)."""
+def pairwise_cosine(a: np.ndarray, b: np.ndarray, names: tuple[str, str] = ("a", "b")) -> np.ndarray:
+    """(N, M) cosine similarities of every row of ``a`` (N, D) with every row of ``b`` (M, D);
+    rows need not be normalised. The numpy twin of :func:`kadr.metrics.functional.pairwise_cosine`;
+    the row-wise cosine of two equal-length blocks is
+    :func:`kadr.metrics.functional.cosine_similarity`."""
     a2, b2 = np.atleast_2d(np.asarray(a, np.float32)), np.atleast_2d(np.asarray(b, np.float32))
     check_same_dim(a2, b2, names)
     return l2_normalise(a2) @ l2_normalise(b2).T
+
+
+#: deprecated: the name means row-wise everywhere else (``metrics.functional.cosine_similarity``)
+cosine_similarity = deprecated_alias(pairwise_cosine, "cosine_similarity")
 
 
 def batched(items: Iterable, size: int) -> Iterator[list]:
@@ -134,9 +143,10 @@ class Encoder(abc.ABC):
         raise InputError(f"encoder {self.name!r} does not expose patch/token embeddings; "
                          "use a ViT model (clip:, siglip:, dinov2:)")
 
-    def classify(self, images: Iterable[np.ndarray], *, topk: int = 5, labels: Sequence[str] | None = None,
+    @renamed_kwarg(topk="k")
+    def classify(self, images: Iterable[np.ndarray], *, k: int = 5, labels: Sequence[str] | None = None,
                  batch_size: int | None = None) -> list[list[Prediction]]:
-        """Top-``topk`` predictions per image: ImageNet classes, or ``labels`` (zero-shot, text models)."""
+        """Top-``k`` predictions per image: ImageNet classes, or ``labels`` (zero-shot, text models)."""
         raise InputError(f"encoder {self.name!r} cannot classify; use effnet-lite0 (ImageNet classes) or a "
                          "CLIP/SigLIP model with text labels")
 

@@ -31,6 +31,7 @@ import numpy as np
 from kadr._checks import check_range
 from kadr._options import opt
 from kadr.errors import InputError
+from kadr.io.images import luma as bt601_luma
 
 #: the reasons :func:`content_free` gives, in the words users read ("solid frame", …)
 REASONS = ("solid", "title card", "near-uniform")
@@ -99,7 +100,7 @@ def content_stats(image: np.ndarray, options: ContentOptions | None = None) -> C
     """Measure ``image`` (RGB uint8/uint16 HxWx3 or greyscale HxW) for the content-free rule."""
     o = options or ContentOptions()
     px = _reduce(image, int(o.size))
-    y = px @ np.float32([0.299, 0.587, 0.114])
+    y = bt601_luma(px)
     centre = np.median(px.reshape(-1, 3), axis=0)
     dist = np.abs(px - centre).max(axis=2)
     text = dist > o.text_contrast
@@ -136,7 +137,7 @@ def is_solid(image: np.ndarray | None = None, *, luma: np.ndarray | None = None,
         if image is None:
             raise InputError("is_solid needs an image or its luma")
         img = np.asarray(image, np.float32)
-        luma = img[..., 0] * 0.299 + img[..., 1] * 0.587 + img[..., 2] * 0.114 if img.ndim == 3 else img
+        luma = bt601_luma(img) if img.ndim == 3 else img
     limit = ContentOptions().solid_std if max_std is None else float(max_std)
     return float(np.std(luma)) < limit
 

@@ -20,10 +20,11 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from kadr._compat import renamed_kwarg
 from kadr.errors import InputError, ModelLoadError
-from kadr.features.base import Prediction, batched, check_topk, top_predictions
+from kadr.features.base import Prediction, batched, check_k, top_predictions
 from kadr.features.imagenet import imagenet_classes
-from kadr.features.preprocess import center_crop_resize
+from kadr.features.preprocess import centre_crop_resize
 from kadr.features.runtime import ModelEncoder, package_version, require
 
 INPUT_SIZE = 224
@@ -80,7 +81,7 @@ class EffNetLite0(ModelEncoder):
         return build_network()
 
     def prepare(self, image: np.ndarray) -> np.ndarray:
-        return center_crop_resize(image, INPUT_SIZE)
+        return centre_crop_resize(image, INPUT_SIZE)
 
     def preprocess(self, images: list[np.ndarray]) -> np.ndarray:
         return np.stack([self.prepare(im) for im in images])
@@ -109,15 +110,16 @@ class EffNetLite0(ModelEncoder):
         parts = [self.run(b)[1] for b in batched(images, batch_size or self.default_batch_size)]
         return np.concatenate(parts) if parts else np.zeros((0, 1000), np.float32)
 
-    def classify(self, images: Iterable[np.ndarray], *, topk: int = 5, labels: Sequence[str] | None = None,
+    @renamed_kwarg(topk="k")
+    def classify(self, images: Iterable[np.ndarray], *, k: int = 5, labels: Sequence[str] | None = None,
                  batch_size: int | None = None) -> list[list[Prediction]]:
-        """Top-``topk`` ImageNet classes (softmax probabilities) per image."""
+        """Top-``k`` ImageNet classes (softmax probabilities) per image."""
         if labels is not None:
             raise InputError("effnet-lite0 classifies into the 1000 ImageNet classes only; free text labels need "
-                             "a model with a text tower (--model clip:/path or siglip:/path)")
-        check_topk(topk)
+                             "a model with a text tower (--encoder clip:/path or siglip:/path)")
+        check_k(k)
         z = self.logits(images, batch_size=batch_size)
         z = z - z.max(axis=1, keepdims=True)
         p = np.exp(z)
         p /= p.sum(axis=1, keepdims=True)
-        return top_predictions(p, imagenet_classes(), topk)
+        return top_predictions(p, imagenet_classes(), k)

@@ -29,8 +29,9 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from kadr._compat import renamed_kwarg
 from kadr.errors import InputError, ModelLoadError
-from kadr.features.base import Prediction, batched, check_topk, l2_normalise, top_predictions
+from kadr.features.base import Prediction, batched, check_k, l2_normalise, top_predictions
 from kadr.features.preprocess import as_rgb_uint8
 from kadr.features.runtime import ModelEncoder, package_version, require
 
@@ -193,18 +194,19 @@ class TransformersEncoder(ModelEncoder):
         z = np.exp(logits - logits.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)
 
-    def classify(self, images: Iterable[np.ndarray], *, topk: int = 5, labels: Sequence[str] | None = None,
+    @renamed_kwarg(topk="k")
+    def classify(self, images: Iterable[np.ndarray], *, k: int = 5, labels: Sequence[str] | None = None,
                  batch_size: int | None = None) -> list[list[Prediction]]:
         if not self.supports_text:
-            return super().classify(images, topk=topk, labels=labels, batch_size=batch_size)
-        check_topk(topk)
+            return super().classify(images, k=k, labels=labels, batch_size=batch_size)
+        check_k(k)
         labels = [str(x).strip() for x in (labels or []) if str(x).strip()]
         if not labels:
             raise InputError(f"{self.kind} classifies zero-shot against text labels: give them, e.g. "
                              "--labels 'cat,dog,car'")
         text = self.encode_text([self.prompt.format(x) for x in labels])
         scores = self.zero_shot_scores(self.encode_images(images, batch_size=batch_size), text)
-        return top_predictions(scores, labels, topk)
+        return top_predictions(scores, labels, k)
 
 
 def load(kind: str, folder: str, **options: Any) -> TransformersEncoder:

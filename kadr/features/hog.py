@@ -20,11 +20,9 @@ image gives the same dimension: (size/cell - block + 1)^2 * block^2 * bins
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
-from kadr._options import opt
 from kadr.errors import InputError, ShapeError
 from kadr.features.base import Encoder
 from kadr.features.preprocess import resize_to
@@ -33,12 +31,16 @@ EPS = 1e-5
 CLIP = 0.2
 
 
-@dataclass
-class HogOptions:
-    size: int = opt(128, "images are resized to size x size pixels first")
-    cell: int = opt(16, "cell side in pixels")
-    block: int = opt(2, "block side in cells (blocks overlap by all but one cell)")
-    bins: int = opt(9, "orientation bins over 0..180 degrees")
+#: The encoder's square input side (px): images are resized to HOG_SIZE x HOG_SIZE first.
+HOG_SIZE = 128
+#: Cell side (px). Dalal & Triggs (and scikit-image's default) use 8-px cells on 64x128
+#: pedestrian windows; on the 128-px square a 16-px cell gives an 8x8 grid of cells, a coarse
+#: layout descriptor of 1764 dimensions that stays cheap to compare.
+HOG_CELL = 16
+#: Block side in cells (overlapping blocks, stride one cell) and unsigned orientation bins:
+#: Dalal & Triggs's best values (2x2 cells, 9 bins over 0..180 degrees).
+HOG_BLOCK = 2
+HOG_BINS = 9
 
 
 def gradients(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -57,7 +59,7 @@ def gradients(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(gy, best, 2)[:, :, 0], np.take_along_axis(gx, best, 2)[:, :, 0]
 
 
-def hog(image: np.ndarray, *, cell: int = 8, block: int = 2, bins: int = 9) -> np.ndarray:
+def hog(image: np.ndarray, *, cell: int = HOG_CELL, block: int = HOG_BLOCK, bins: int = HOG_BINS) -> np.ndarray:
     """HOG descriptor of a (H, W) or (H, W, C) image (any numeric dtype): float32 1-D vector of
     length n_blocks_y * n_blocks_x * block^2 * bins, n_blocks = floor(side / cell) - block + 1."""
     for v, n in ((cell, "cell"), (block, "block"), (bins, "bins")):
@@ -98,7 +100,7 @@ class Hog(Encoder):
     name = "hog"
     default_batch_size = 64
 
-    def __init__(self, size: int = 128, cell: int = 16, block: int = 2, bins: int = 9):
+    def __init__(self, size: int = HOG_SIZE, cell: int = HOG_CELL, block: int = HOG_BLOCK, bins: int = HOG_BINS):
         self.size, self.cell, self.block, self.bins = int(size), int(cell), int(block), int(bins)
         self.dim = hog(np.zeros((self.size, self.size), np.uint8), cell=cell, block=block, bins=bins).size
 

@@ -18,11 +18,9 @@ Bhattacharyya distance.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
-from kadr._options import opt
 from kadr.errors import InputError
 from kadr.features.base import Encoder, check_same_dim
 from kadr.features.preprocess import as_rgb_uint8, shrink_to
@@ -32,14 +30,12 @@ ANALYSIS_SIDE = 256
 COMPARISONS = ("correlation", "chi-square", "intersection", "bhattacharyya")
 
 
-@dataclass
-class HsvHistOptions:
-    h_bins: int = opt(16, "hue bins (hue spans 0..180 in OpenCV units)")
-    s_bins: int = opt(4, "saturation bins")
-    v_bins: int = opt(4, "value (brightness) bins")
+#: Hue, saturation and value bins (hue spans 0..180 in OpenCV units): hue carries most of a
+#: shot's colour identity, so it gets the most bins; 16 x 4 x 4 = 256 dimensions.
+HSV_BINS: tuple[int, int, int] = (16, 4, 4)
 
 
-def hsv_histogram(image: np.ndarray, bins: tuple[int, int, int] = (16, 4, 4)) -> np.ndarray:
+def hsv_histogram(image: np.ndarray, bins: tuple[int, int, int] = HSV_BINS) -> np.ndarray:
     """Normalised HSV histogram of an RGB image: float32 (h*s*v,), sums to 1 (H-major order)."""
     import cv2
 
@@ -84,7 +80,7 @@ class HsvHist(Encoder):
     name = "hsv-hist"
     default_batch_size = 64
 
-    def __init__(self, h_bins: int = 16, s_bins: int = 4, v_bins: int = 4):
+    def __init__(self, h_bins: int = HSV_BINS[0], s_bins: int = HSV_BINS[1], v_bins: int = HSV_BINS[2]):
         self.bins = (h_bins, s_bins, v_bins)
         hsv_histogram(np.zeros((1, 1, 3), np.uint8), self.bins)  # validates the bins
         self.dim = int(np.prod(self.bins))

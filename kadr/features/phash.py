@@ -13,11 +13,9 @@ embeddings is 1 - 2 * hamming / k^2: cosine ranking = Hamming ranking.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
-from kadr._options import opt
 from kadr.errors import InputError
 from kadr.features.base import Encoder, check_same_dim
 from kadr.features.preprocess import as_rgb_uint8
@@ -26,12 +24,11 @@ from kadr.features.runtime import require
 HASHES = ("phash", "dhash")
 
 
-@dataclass
-class HashOptions:
-    hash_size: int = opt(8, "hash side k: k*k bits (8 → 64-bit hash)")
+#: Hash side k: k*k bits; 8 → the 64-bit hash of imagehash's default (and of Zauner's pHash).
+HASH_SIZE = 8
 
 
-def hash_bits(images, kind: str = "phash", hash_size: int = 8) -> np.ndarray:
+def hash_bits(images, kind: str = "phash", hash_size: int = HASH_SIZE) -> np.ndarray:
     """Boolean (N, hash_size^2) perceptual hashes of RGB images."""
     from PIL import Image
 
@@ -68,7 +65,7 @@ class PerceptualHash(Encoder):
 
     default_batch_size = 64
 
-    def __init__(self, kind: str = "phash", hash_size: int = 8):
+    def __init__(self, kind: str = "phash", hash_size: int = HASH_SIZE):
         if kind not in HASHES:
             raise InputError(f"hash kind must be one of {', '.join(HASHES)}; got {kind!r}")
         self.kind, self.hash_size = kind, int(hash_size)

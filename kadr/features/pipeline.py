@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
+from kadr._compat import renamed_kwarg
 from kadr.errors import DecodeError, InputError, KadrWarning, SourceNotFoundError
 from kadr.features.base import Encoder, batched, l2_normalise
 from kadr.io.images import IMAGE_EXTENSIONS, SkippedFile, load_image
@@ -159,11 +160,14 @@ def embed_paths(encoder: Encoder, paths: Iterable[str | os.PathLike], *, fps: fl
     return keys, emb
 
 
+@renamed_kwarg(model="encoder")
 def write_embeddings(path: str | os.PathLike, items: list[MediaItem], embeddings: np.ndarray, *,
-                     model: str) -> list[Path]:
-    """Save embeddings: ``.parquet`` (columns source, frame, time, embedding; the model name and
-    dim in the schema metadata) or ``.npy`` (the (N, D) float32 array) plus a ``.json`` file of
-    the same stem listing the items. Returns the written paths."""
+                     encoder: str) -> list[Path]:
+    """Save embeddings: ``.parquet`` (columns source, frame, time, embedding; the encoder name
+    and dim in the schema metadata, ``kadr.encoder``) or ``.npy`` (the (N, D) float32 array)
+    plus a ``.json`` file of the same stem listing the items (``encoder``, ``dim``, ``items``).
+    The metadata also carries the name under its deprecated key ``model`` for one release.
+    Returns the written paths."""
     import json
 
     from kadr.errors import OutputError
@@ -180,7 +184,7 @@ def write_embeddings(path: str | os.PathLike, items: list[MediaItem], embeddings
         if suffix == ".npy":
             np.save(out, emb)
             side = out.with_suffix(".json")
-            side.write_text(json.dumps({"model": model, "dim": int(emb.shape[1]),
+            side.write_text(json.dumps({"encoder": encoder, "model": encoder, "dim": int(emb.shape[1]),
                                         "items": [it.to_dict() for it in items]}, indent=1))
             return [out, side]
         try:
@@ -196,7 +200,7 @@ def write_embeddings(path: str | os.PathLike, items: list[MediaItem], embeddings
             "frame": pa.array([it.frame for it in items], pa.int64()),
             "time": pa.array([it.time for it in items], pa.float64()),
             "embedding": pa.FixedSizeListArray.from_arrays(pa.array(emb.ravel(), pa.float32()), dim),
-        }).replace_schema_metadata({"kadr.model": model, "kadr.dim": str(dim)})
+        }).replace_schema_metadata({"kadr.encoder": encoder, "kadr.model": encoder, "kadr.dim": str(dim)})
         pq.write_table(table, out)
         return [out]
     except OSError as exc:

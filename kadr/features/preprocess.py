@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from kadr._compat import deprecated_alias
 from kadr.errors import DataRangeError, InputError, ShapeError
 
 
@@ -37,7 +38,7 @@ def as_rgb_uint8(image: np.ndarray, name: str = "image") -> np.ndarray:
     raise InputError(f"{name} has dtype {image.dtype}; encoders take uint8 or uint16 RGB")
 
 
-def center_crop_resize(image: np.ndarray, size: int, *, resample: int = Image.BICUBIC) -> np.ndarray:
+def centre_crop_resize(image: np.ndarray, size: int, *, resample: int = Image.BICUBIC) -> np.ndarray:
     """Resize the short side to ``size`` and take the centre ``size`` x ``size`` square.
 
     Done in one PIL call: the centred square of side min(H, W) is resampled to
@@ -73,3 +74,6 @@ def shrink_to(image: np.ndarray, longest: int) -> np.ndarray:
     import cv2
 
     return cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
+center_crop_resize = deprecated_alias(centre_crop_resize, "center_crop_resize")

@@ -28,10 +28,11 @@ from typing import Any, Sequence
 
 import torch
 
+from kadr._compat import deprecated_alias
 from kadr.errors import InputError, ShapeError
 
 __all__ = [
-    "as_boxes", "check_boxes", "xywhd_to_xywhr", "xywhr_to_xywhd", "normalize_angle",
+    "as_boxes", "check_boxes", "xywhd_to_xywhr", "xywhr_to_xywhd", "normalise_angle",
     "xywhr_to_corners", "corners_to_xywhr", "xyxy_to_xywhr", "box_area",
     "xywhr_to_gaussian", "gaussian_to_xywhr", "COVARIANCE_CONVENTIONS",
     "polygon_area", "clip_polygon", "intersection_area", "polygon_iou", "polygon_iou_loss",
@@ -145,7 +146,7 @@ def xywhr_to_xywhd(boxes: Any) -> torch.Tensor:
     return torch.cat([b[..., :4], torch.rad2deg(b[..., 4:])], dim=-1)
 
 
-def normalize_angle(boxes: Any, mode: str = "le90") -> torch.Tensor:
+def normalise_angle(boxes: Any, mode: str = "le90") -> torch.Tensor:
     """Canonical form of the same rectangle (a box and its copy turned by 180°, or turned by
     90° with ``w``/``h`` swapped, are one rectangle).
 
@@ -176,7 +177,11 @@ def normalize_angle(boxes: Any, mode: str = "le90") -> torch.Tensor:
     return torch.stack([x, y, w, h, t], dim=-1)
 
 
+normalize_angle = deprecated_alias(normalise_angle, "normalize_angle")
+
+
 # --------------------------------------------------------------------------- corners
+
 
 def xywhr_to_corners(boxes: Any) -> torch.Tensor:
     """Corners ``(..., 4, 2)`` of ``xywhr`` boxes.
@@ -490,7 +495,7 @@ def inside(boxes: Any, size: Sequence[int], *, mode: str = "all") -> torch.Tenso
     """Which boxes lie in a frame of ``size = (H, W)`` (the frame is ``[0, W] x [0, H]``).
 
     - ``"all"``: every corner is inside or on the border (the whole box is visible),
-    - ``"center"``: the centre is inside or on the border,
+    - ``"centre"``: the centre is inside or on the border (``"center"``: deprecated spelling),
     - ``"any"``: the box overlaps the frame with positive area (touching is not enough).
 
     Returns a ``bool`` tensor of the boxes' leading shape.
@@ -503,10 +508,15 @@ def inside(boxes: Any, size: Sequence[int], *, mode: str = "all") -> torch.Tenso
         ok = (p[..., 0] >= -eps) & (p[..., 0] <= w + eps) & (p[..., 1] >= -eps) & (p[..., 1] <= h + eps)
         return ok.all(-1)
     if mode == "center":
+        from kadr._compat import warn_renamed
+
+        warn_renamed('mode="center"', 'mode="centre"')
+        mode = "centre"
+    if mode == "centre":
         return (b[..., 0] >= 0) & (b[..., 0] <= w) & (b[..., 1] >= 0) & (b[..., 1] <= h)
     if mode == "any":
         return _visible_area(b, h, w) > 0
-    raise InputError(f"mode must be 'all', 'center' or 'any', got {mode!r}")
+    raise InputError(f"mode must be 'all', 'centre' or 'any', got {mode!r}")
 
 
 def _visible_polygon(b: torch.Tensor, h: int, w: int) -> torch.Tensor:

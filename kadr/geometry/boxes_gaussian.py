@@ -27,6 +27,7 @@ from typing import Any, Sequence
 
 import torch
 
+from kadr._compat import renamed_kwarg
 from kadr.errors import InputError
 from kadr.geometry.boxes import _corners, _frame_size, _gauss_abc, _pair, check_boxes
 
@@ -129,22 +130,23 @@ def gwd(boxes1: Any, boxes2: Any, *, cov: str = "half_extent", squared: bool = F
     return w2 if squared else _safe_sqrt(w2)
 
 
+@renamed_kwarg(normalize="normalise")
 def gwd_loss(pred: Any, target: Any, *, cov: str = "half_extent", fun: str = "log1p", tau: float = 1.0,
-             alpha: float = 1.0, normalize: bool = True) -> torch.Tensor:
+             alpha: float = 1.0, normalise: bool = True) -> torch.Tensor:
     """GWD loss in mmrotate's form (its ``gwd_loss`` defaults), which produced the issue's
     reference values (0 / 0.252 / 0.104 / 0.524):
 
-    ``d = sqrt(max(|Δμ|² + alpha² · trace term, 1e-7))``; with ``normalize`` ``d`` is divided
+    ``d = sqrt(max(|Δμ|² + alpha² · trace term, 1e-7))``; with ``normalise`` ``d`` is divided
     by ``2 (|Σ1||Σ2|)^(1/8)`` (for two boxes of equal size under ``half_extent`` that is
     ``sqrt(w h)``, which makes the loss scale invariant); then ``f = log1p`` (or ``sqrt``,
     ``none``) and ``loss = 1 - 1/(tau + f(d))`` (``tau = 0`` returns ``f(d)``). Range
     ``[0, 1)`` for ``tau = 1``. The paper's own form ``1 - 1/(tau + f(W²))`` is
-    ``1 - 1 / (tau + torch.log1p(gwd(pred, target, squared=True)))``; ``normalize=False,
+    ``1 - 1 / (tau + torch.log1p(gwd(pred, target, squared=True)))``; ``normalise=False,
     fun="none", tau=0`` returns the plain distance ``W``.
     """
     xy, whr, det_sqrt = _gwd_terms(pred, target, cov)
     d = torch.sqrt((xy + alpha * alpha * whr).clamp_min(_FLOOR))
-    if normalize:
+    if normalise:
         d = d / (2 * det_sqrt.clamp_min(_FLOOR).sqrt().sqrt())
     return _postprocess(d, fun, tau)
 
@@ -348,12 +350,13 @@ def soft_box_mask(boxes: Any, size: Sequence[int], *, k: float = 10.0, reduce: s
     return _reduce(_soft_box(b, xs, ys, k), reduce, b.ndim - 1)
 
 
-def gaussian_mask(boxes: Any, size: Sequence[int], *, cov: str, normalize: str = "peak",
+@renamed_kwarg(normalize="normalise")
+def gaussian_mask(boxes: Any, size: Sequence[int], *, cov: str, normalise: str = "peak",
                   reduce: str | None = None) -> torch.Tensor:
     """Gaussian heat map of each box on an ``H x W`` frame: ``(..., H, W)``.
 
     Value at pixel centre ``p = (j + 0.5, i + 0.5)``: ``exp(-½ (p - μ)ᵀ Σ⁻¹ (p - μ))``
-    (``normalize="peak"``: 1 at the box centre) or that divided by ``2π sqrt|Σ|``
+    (``normalise="peak"``: 1 at the box centre) or that divided by ``2π sqrt|Σ|``
     (``"density"``: integrates to 1 over the plane, so the frame's sum is the visible
     probability mass). ``cov`` is required: ``"uniform"`` (w²/12) or ``"half_extent"``
     ((w/2)², whose 1-sigma ellipse is the box's inscribed ellipse). ``reduce="max"`` or
@@ -368,8 +371,8 @@ def gaussian_mask(boxes: Any, size: Sequence[int], *, cov: str, normalize: str =
     a, bb, c, det = (v[..., None, None] for v in (a, bb, c, det))
     q = (bb * dx * dx - 2 * c * dx * dy + a * dy * dy) / det
     g = torch.exp(-0.5 * q)
-    if normalize == "density":
+    if normalise == "density":
         g = g / (2 * math.pi * torch.sqrt(det))
-    elif normalize != "peak":
-        raise InputError(f"normalize must be 'peak' or 'density', got {normalize!r}")
+    elif normalise != "peak":
+        raise InputError(f"normalise must be 'peak' or 'density', got {normalise!r}")
     return _reduce(g, reduce, b.ndim - 1)

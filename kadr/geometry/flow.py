@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from kadr._compat import deprecated_alias
 from kadr._checks import check_choice, check_same_shape
-from kadr._options import opt
 from kadr._registry import Registry
 from kadr.errors import DataRangeError, InputError, ModelLoadError, ShapeError
 
@@ -35,14 +34,12 @@ DIS_PRESETS = ("ultrafast", "fast", "medium")
 _DIS = threading.local()
 
 
-@dataclass
-class FlowOptions:
-    method: str = opt("dis", "optical-flow method (a registered name, or a folder holding a learned model)",
-                      metavar="NAME|DIR")
-    preset: str = opt("fast", "DIS preset", choices=DIS_PRESETS)
+#: DIS preset used unless told otherwise: OpenCV's middle setting of its three
+#: (cv2.DISOpticalFlow presets; DIS: Kroeger et al., ECCV 2016).
+DIS_PRESET = "fast"
 
 
-def to_gray(image: np.ndarray, name: str = "image") -> np.ndarray:
+def to_grey(image: np.ndarray, name: str = "image") -> np.ndarray:
     """(H, W) ``uint8`` luma (BT.601, as OpenCV) of an RGB or grey ``uint8``/``uint16`` image."""
     import cv2
 
@@ -62,12 +59,12 @@ def to_gray(image: np.ndarray, name: str = "image") -> np.ndarray:
 
 
 def _pair(prev: np.ndarray, nxt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    a, b = to_gray(prev, "prev"), to_gray(nxt, "next")
+    a, b = to_grey(prev, "prev"), to_grey(nxt, "next")
     check_same_shape(a, b, ("prev", "next"), hint="resize one frame to the other's size first")
     return a, b
 
 
-def dis_flow(prev: np.ndarray, nxt: np.ndarray, *, preset: str = "fast") -> np.ndarray:
+def dis_flow(prev: np.ndarray, nxt: np.ndarray, *, preset: str = DIS_PRESET) -> np.ndarray:
     """Dense Inverse Search flow (OpenCV ``DISOpticalFlow``), (H, W, 2) float32 pixels."""
     import cv2
 
@@ -118,7 +115,7 @@ class LearnedFlow:
 
         a, b = np.asarray(prev), np.asarray(nxt)
         check_same_shape(a, b, ("prev", "next"), hint="resize one frame to the other's size first")
-        to_gray(a, "prev")  # validates dtype and size
+        to_grey(a, "prev")  # validates dtype and size
         h, w = a.shape[:2]
         mh, mw = self.model.input_size or (h, w)
         flow = np.asarray(self.model(image_tensor(a, (mh, mw)), image_tensor(b, (mh, mw))), np.float32)
@@ -133,7 +130,7 @@ class LearnedFlow:
         return np.ascontiguousarray(flow)
 
 
-def get_flow_method(method: str | FlowFn, *, preset: str = "fast") -> FlowFn:
+def get_flow_method(method: str | FlowFn, *, preset: str = DIS_PRESET) -> FlowFn:
     """A flow function from a registered name, a folder holding a learned model, or a callable."""
     if callable(method):
         return method
@@ -144,7 +141,7 @@ def get_flow_method(method: str | FlowFn, *, preset: str = "fast") -> FlowFn:
     return FLOW_METHODS.get(method)
 
 
-def optical_flow(prev: np.ndarray, nxt: np.ndarray, *, method: str | FlowFn = "dis", preset: str = "fast") -> np.ndarray:
+def optical_flow(prev: np.ndarray, nxt: np.ndarray, *, method: str | FlowFn = "dis", preset: str = DIS_PRESET) -> np.ndarray:
     """Dense flow (H, W, 2) float32 in pixels from ``prev`` to ``next`` (see module docstring)."""
     flow = get_flow_method(method, preset=preset)(prev, nxt)
     if not np.isfinite(flow).all():
@@ -183,7 +180,7 @@ class FlowStream:
     """Streaming flow: ``update(image)`` returns the flow from the previous image (None
     for the first one, or after :meth:`reset`, e.g. at a shot boundary)."""
 
-    def __init__(self, method: str | FlowFn = "dis", *, preset: str = "fast"):
+    def __init__(self, method: str | FlowFn = "dis", *, preset: str = DIS_PRESET):
         self._fn = get_flow_method(method, preset=preset)
         self._prev: np.ndarray | None = None
 
@@ -191,9 +188,11 @@ class FlowStream:
         self._prev = None
 
     def update(self, image: np.ndarray) -> np.ndarray | None:
-        gray = image if isinstance(self._fn, LearnedFlow) else to_gray(image)
+        gray = image if isinstance(self._fn, LearnedFlow) else to_grey(image)
         prev, self._prev = self._prev, gray
         if prev is None or prev.shape != gray.shape:
             return None
         return self._fn(prev, gray)
 
+
+to_gray = deprecated_alias(to_grey, "to_gray")

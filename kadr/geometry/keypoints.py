@@ -36,7 +36,7 @@ import numpy as np
 from kadr._checks import check_positive, check_range
 from kadr._options import opt
 from kadr.errors import BackendUnavailableError, InputError, KadrError
-from kadr.geometry.flow import to_gray
+from kadr.geometry.flow import to_grey
 
 DETECTORS = ("auto", "orb", "akaze", "sift")
 
@@ -141,7 +141,7 @@ class Features:
 def detect(image: np.ndarray, detector: str = "orb", *, max_features: int = 4000,
            mask: np.ndarray | None = None, name: str = "image") -> Features:
     """Keypoints and descriptors of an RGB/grey image (optionally only inside ``mask``)."""
-    gray = to_gray(image, name)
+    gray = to_grey(image, name)
     concrete = resolve_detector(detector)
     det, norm = make_detector(concrete, max_features)
     m = None if mask is None else (np.asarray(mask) > 0).astype(np.uint8) * 255
@@ -323,7 +323,7 @@ def align(a: np.ndarray, b: np.ndarray, options: AlignOptions | None = None, *, 
 
     o = options or AlignOptions()
     t0 = time.perf_counter()
-    ga, gb = to_gray(a, "A"), to_gray(b, "B")
+    ga, gb = to_grey(a, "A"), to_grey(b, "B")
     fa = detect(ga, o.detector, max_features=o.max_features, mask=mask_a, name="A")
     fb = detect(gb, o.detector, max_features=o.max_features, name="B")
     base = dict(detector=fa.detector, method=o.method, keypoints_a=len(fa), keypoints_b=len(fb),
@@ -396,7 +396,7 @@ def overlay(a: np.ndarray, b: np.ndarray, H: np.ndarray) -> np.ndarray:
     and green fringes. ``a``'s frame outline is drawn in yellow."""
     import cv2
 
-    ga, gb = to_gray(a, "A"), to_gray(b, "B")
+    ga, gb = to_grey(a, "A"), to_grey(b, "B")
     h, w = gb.shape
     warped = cv2.warpPerspective(ga, np.asarray(H, np.float64), (w, h), flags=cv2.INTER_LINEAR)
     out = np.stack([warped, gb, warped], axis=2)

@@ -22,9 +22,11 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from kadr._compat import renamed_kwarg
 from kadr._checks import check_choice, check_positive, check_same_shape
 from kadr._options import opt
 from kadr.errors import DataRangeError, InputError, ShapeError
+from kadr.io.images import LUMA_BT601
 from kadr.geometry.flow import camera_flow, flow_magnitude, optical_flow
 
 MASK_KINDS = ("motion", "gradient", "contrast")
@@ -40,7 +42,7 @@ class MaskOptions:
     compensate: str = opt("camera", "remove camera motion before the motion mask: none, median flow, "
                           "or a homography fitted to the flow", choices=COMPENSATIONS)
     contrast_sigma: float = opt(4.0, "Gaussian window (sigma, px) of the local-contrast mask")
-    normalize: str = opt("p99", "how gradient and contrast maps are scaled to [0, 1]", choices=NORMALISATIONS)
+    normalise: str = opt("p99", "how gradient and contrast maps are scaled to [0, 1]", choices=NORMALISATIONS)
 
 
 def _unit_rgb(image: np.ndarray, name: str) -> np.ndarray:
@@ -58,7 +60,7 @@ def _unit_rgb(image: np.ndarray, name: str) -> np.ndarray:
 
 
 def _normalise(m: np.ndarray, how: str) -> np.ndarray:
-    check_choice(how, "normalize", NORMALISATIONS)
+    check_choice(how, "normalise", NORMALISATIONS)
     if how == "none":
         return np.clip(m, 0, 1).astype(np.float32)
     ref = float(np.percentile(m, 99) if how == "p99" else m.max())
@@ -144,9 +146,10 @@ def hog_gradients(image: np.ndarray, *, hue_weight: bool = True) -> Gradients:
                      np.ascontiguousarray(mags.transpose(1, 2, 0)))
 
 
-def gradient_mask(image: np.ndarray, *, normalize: str = "p99", hue_weight: bool = True) -> np.ndarray:
+@renamed_kwarg(normalize="normalise")
+def gradient_mask(image: np.ndarray, *, normalise: str = "p99", hue_weight: bool = True) -> np.ndarray:
     """HSV HOG gradient magnitude scaled to [0, 1] (``p99``: by its 99th percentile)."""
-    return _normalise(hog_gradients(image, hue_weight=hue_weight).magnitude, normalize)
+    return _normalise(hog_gradients(image, hue_weight=hue_weight).magnitude, normalise)
 
 
 # ----------------------------------------------------------------------------- contrast
@@ -158,15 +161,16 @@ def local_contrast(image: np.ndarray, *, sigma: float = 4.0) -> np.ndarray:
 
     check_positive(sigma, "sigma")
     rgb = _unit_rgb(image, "image")
-    luma = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    luma = rgb @ np.array(LUMA_BT601, np.float32)
     mu = cv2.GaussianBlur(luma, (0, 0), float(sigma))
     mu2 = cv2.GaussianBlur(luma * luma, (0, 0), float(sigma))
     return np.sqrt(np.maximum(mu2 - mu * mu, 0.0)).astype(np.float32)
 
 
-def contrast_mask(image: np.ndarray, *, sigma: float = 4.0, normalize: str = "p99") -> np.ndarray:
+@renamed_kwarg(normalize="normalise")
+def contrast_mask(image: np.ndarray, *, sigma: float = 4.0, normalise: str = "p99") -> np.ndarray:
     """Local RMS contrast scaled to [0, 1]."""
-    return _normalise(local_contrast(image, sigma=sigma), normalize)
+    return _normalise(local_contrast(image, sigma=sigma), normalise)
 
 
 # ----------------------------------------------------------------------------- stacking
@@ -222,9 +226,9 @@ def pair_mask(a: np.ndarray, b: np.ndarray, kind: str | np.ndarray, options: Mas
     if kind == "motion":
         return motion_mask(a, b, threshold=o.motion_threshold, soft=True, flow=o.flow, compensate=o.compensate)
     if kind == "gradient":
-        return np.maximum(gradient_mask(a, normalize=o.normalize), gradient_mask(b, normalize=o.normalize))
-    return np.maximum(contrast_mask(a, sigma=o.contrast_sigma, normalize=o.normalize),
-                      contrast_mask(b, sigma=o.contrast_sigma, normalize=o.normalize))
+        return np.maximum(gradient_mask(a, normalise=o.normalise), gradient_mask(b, normalise=o.normalise))
+    return np.maximum(contrast_mask(a, sigma=o.contrast_sigma, normalise=o.normalise),
+                      contrast_mask(b, sigma=o.contrast_sigma, normalise=o.normalise))
 
 
 def _weighted_ssim(a: np.ndarray, b: np.ndarray, weights: np.ndarray | None) -> float:

@@ -34,7 +34,7 @@ import numpy as np
 from kadr._checks import check_positive
 from kadr._options import opt
 from kadr.errors import InputError
-from kadr.geometry.flow import to_gray
+from kadr.geometry.flow import to_grey
 from kadr.geometry.keypoints import DETECTORS, Features, detect, match
 
 STATES = ("init", "tracked", "lost", "found")
@@ -192,7 +192,7 @@ class Tracker:
     def _prep(self, image: np.ndarray) -> np.ndarray:
         import cv2
 
-        g = to_gray(image, "frame")
+        g = to_grey(image, "frame")
         if self._scale != 1.0:
             g = cv2.resize(g, (round(g.shape[1] * self._scale), round(g.shape[0] * self._scale)),
                            interpolation=cv2.INTER_AREA)

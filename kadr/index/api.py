@@ -10,7 +10,7 @@ import numpy as np
 
 from kadr.errors import InputError
 from kadr.features.base import Encoder, l2_normalise
-from kadr.index._encoders import DEFAULT_ENCODER, resolve_encoder
+from kadr.features import DEFAULT as DEFAULT_ENCODER, resolve_encoder
 from kadr.index.indexing import AddReport, add_files
 from kadr.index.store import Hit, Store, StoreOptions
 

@@ -158,7 +158,7 @@ class Store:
             if not known:
                 raise InputError(f"the index at {str(self.path)!r} is empty; add files with `kadr index add PATHS --db {self.path}`")
             raise InputError(f"the index at {str(self.path)!r} was built with encoder(s) {', '.join(sorted(known))}, "
-                             f"not {encoder!r}; pass --model {sorted(known)[0]} (or index with --model {encoder})")
+                             f"not {encoder!r}; pass --encoder {sorted(known)[0]} (or index with --encoder {encoder})")
         self._tables[encoder] = t
         return t
 
@@ -168,7 +168,7 @@ class Store:
         if not known:
             raise InputError(f"the index at {str(self.path)!r} is empty; add files with `kadr index add PATHS --db {self.path}`")
         if len(known) > 1:
-            raise InputError(f"the index at {str(self.path)!r} has tables for {', '.join(known)}; choose one with --model")
+            raise InputError(f"the index at {str(self.path)!r} has tables for {', '.join(known)}; choose one with --encoder")
         return known[0]
 
     # ---- reading -----------------------------------------------------------------------

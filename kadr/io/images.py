@@ -32,6 +32,17 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (
     ".jp2", ".avif", ".heic",
 )
 
+#: BT.601 luma weights of R, G, B (ITU-R BT.601-7, section 2.5.1: E'Y = 0.299 E'R + 0.587 E'G
+#: + 0.114 E'B), the weights OpenCV's ``cvtColor(RGB2GRAY)`` and PIL's ``convert("L")`` use.
+LUMA_BT601: tuple[float, float, float] = (0.299, 0.587, 0.114)
+
+
+def luma(rgb: np.ndarray, dtype: type = np.float32) -> np.ndarray:
+    """BT.601 luma (:data:`LUMA_BT601`) of an RGB image (..., 3), in ``dtype``, same range as the input."""
+    r, g, b = (dtype(w) for w in LUMA_BT601)
+    return rgb[..., 0] * r + rgb[..., 1] * g + rgb[..., 2] * b
+
+
 ImageSource = Union[str, os.PathLike, bytes, bytearray, np.ndarray, Image.Image]
 
 _HIGH_DEPTH_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I", "F"}

@@ -28,6 +28,14 @@ from kadr._options import opt
 from kadr.errors import DecodeError, InputError, KadrWarning, NoVideoStreamError, UnsupportedSourceError
 from kadr.io.sources import Source, resolve_source
 
+#: Longest side (px) of the downscaled frames kadr analyses by default (``--analysis-size``):
+#: keyframe comparison, labels, per-frame statistics. 256 px keeps the scene content the
+#: encoders see (EfficientNet-Lite0 takes 224 px) while swscale stays cheap (~2 ms/frame at 720p).
+DEFAULT_ANALYSIS_SIZE = 256
+#: Frame rate assumed when a stream states none (raw pipes, some webcams): 25 fps, the PAL
+#: video rate, which is also FFmpeg's own fallback for rawvideo/mjpeg inputs.
+FALLBACK_FPS = 25.0
+
 
 def _fit_size(width: int, height: int, size: int | tuple[int, int] | None) -> tuple[int, int] | None:
     """Target (w, h): ``size`` int = longest side (aspect kept, even dims), tuple = exact."""
@@ -359,7 +367,7 @@ class VideoReader:
 
     def time_of(self, pts: int | None, fallback_index: int) -> float:
         if pts is None or self.time_base is None:
-            fps = self.fps or 25.0
+            fps = self.fps or FALLBACK_FPS
             return fallback_index / fps
         if self._start_pts is None:
             self._start_pts = pts

@@ -1,6 +1,6 @@
 """Human-facing reports: self-contained HTML (inline thumbnails and SVG charts, no JavaScript).
 
-* :func:`render_analysis` — ``report.html`` of ``kadr analyze``;
+* :func:`render_analysis` — ``report.html`` of ``kadr analyse``;
 * :func:`render_contact_sheet` — the contact sheet of ``kadr compare-shots``.
 """
 

@@ -1,4 +1,4 @@
-"""report.html of ``kadr analyze``: what the video is, where its shots change, what each shot shows.
+"""report.html of ``kadr analyse``: what the video is, where its shots change, what each shot shows.
 
 Sections: the probe facts; a timeline of the shots with the transitions drawn over it;
 the detector's per-frame boundary score with the transitions marked; one card per shot
@@ -36,7 +36,7 @@ def render_analysis(result: Mapping[str, Any], *, thumbnails: Mapping[int, np.nd
                     scores: Sequence[float] | None = None) -> str:
     """HTML text of the report.
 
-    ``result`` is the analyze result (the shots JSON plus ``probe``, ``timings`` and per
+    ``result`` is the analyse result (the shots JSON plus ``probe``, ``timings`` and per
     keyframe ``labels``: [{"label", "score"}]); ``thumbnails`` maps a keyframe's frame
     index to its RGB image; ``scores`` is the per-frame boundary score."""
     thumbnails = thumbnails or {}
@@ -48,10 +48,13 @@ def render_analysis(result: Mapping[str, Any], *, thumbnails: Mapping[int, np.nd
     probe = result.get("probe") or {}
     duration = float(probe.get("duration") or (frames / fps if fps else 0.0))
     kinds = Counter(t["type"] for t in trans)
+    # shots.json written before the glossary rename say keyframe_encoder / classifier
+    kf_enc = result.get("encoder") or result.get("keyframe_encoder")
+    label_enc = result.get("label_encoder") or result.get("classifier")
     parts = [f"<h1>{esc(video.rsplit('/', 1)[-1])}</h1>",
-             f'<div class="muted">{esc(video)} · kadr analyze · detector {esc(result.get("detector", "?"))}'
-             + (f' · keyframes by {esc(result["keyframe_encoder"])}' if result.get("keyframe_encoder") else "")
-             + (f' · labels by {esc(result["classifier"])}' if result.get("classifier") else "") + "</div>"]
+             f'<div class="muted">{esc(video)} · kadr analyse · detector {esc(result.get("detector", "?"))}'
+             + (f' · keyframes by {esc(kf_enc)}' if kf_enc else "")
+             + (f' · labels by {esc(label_enc)}' if label_enc else "") + "</div>"]
     rows = "".join(f"<tr><td>{esc(k)}</td><td>{esc(probe[k])}</td></tr>" for k in _PROBE_KEYS if k in probe)
     summary = (f"<tr><td>shots</td><td>{len(shots)}</td></tr><tr><td>transitions</td><td>"
                + (", ".join(f"{n} {esc(k)}" for k, n in sorted(kinds.items())) or "none") + "</td></tr>")
@@ -83,4 +86,4 @@ def render_analysis(result: Mapping[str, Any], *, thumbnails: Mapping[int, np.nd
         cards.append(f'<div class="shot" id="shot{s["index"]}"><h3>Shot {s["index"]} · {_fmt_time(s["start_time"])}'
                      f'–{_fmt_time(s["end_time"])} · {n} frames</h3><div class="kfs">{"".join(kfs)}</div></div>')
     parts.append('<div class="shots">' + "".join(cards) + "</div>" if cards else "<p>no frames, no shots</p>")
-    return page(f"kadr analyze: {video}", "\n".join(parts))
+    return page(f"kadr analyse: {video}", "\n".join(parts))

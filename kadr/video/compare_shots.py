@@ -25,20 +25,20 @@ import numpy as np
 from kadr._checks import check_range
 from kadr._options import opt
 from kadr.errors import InputError
-from kadr.video.keyframes import KeyframeOptions, ShotKeyframes, pick_keyframes, resolve_encoder
+from kadr.features import DEFAULT as DEFAULT_ENCODER, resolve_encoder
+from kadr.io.video import DEFAULT_ANALYSIS_SIZE
+from kadr.video.keyframes import KeyframeOptions, ShotKeyframes, pick_keyframes
 
 if TYPE_CHECKING:  # pragma: no cover
     from kadr.features.base import Encoder
-
-#: encoder used by compare-shots unless told otherwise (semantic: survives re-framing and grading)
-DEFAULT_COMPARE_ENCODER = "effnet-lite0"
 
 
 @dataclass
 class CompareOptions:
     """How shots are compared."""
 
-    encoder: str = opt(DEFAULT_COMPARE_ENCODER, "encoder for keyframe choice and comparison "
+    # the default encoder (kadr.features.DEFAULT): semantic, survives re-framing and grading
+    encoder: str = opt(DEFAULT_ENCODER, "encoder for keyframe choice and comparison "
                        "(e.g. effnet-lite0, hsv-hist, phash)", metavar="NAME")
     # 0.8: the same photo under another zoom/pan/noise scored 0.90-0.94 with effnet-lite0, different
     # photos at most 0.38 (generated clips); colour histograms need ~0.95 (grey photos look alike)
@@ -170,7 +170,7 @@ def compare(videos: Sequence[VideoShots], *, encoder: str, options: CompareOptio
 
 def compare_videos(sources: Sequence[str | os.PathLike], *, options: CompareOptions | None = None,
                    keyframe_options: KeyframeOptions | None = None, detector: Any = "auto",
-                   encoder: "Encoder | None" = None, analysis_size: int = 256,
+                   encoder: "Encoder | None" = None, analysis_size: int = DEFAULT_ANALYSIS_SIZE,
                    progress: bool | None = None) -> ShotComparison:
     """Detect shots in each video (:func:`kadr.video.shots.detect_shots`), choose keyframes
     with the comparison encoder (``encoder`` instance, else ``options.encoder`` by name) and

@@ -42,6 +42,7 @@ from kadr._checks import check_range
 from kadr._options import opt
 from kadr.errors import InputError, OutputError
 from kadr.features.content import DESCRIPTIONS, content_free
+from kadr.io.video import DEFAULT_ANALYSIS_SIZE
 from kadr.video.types import Keyframe, Shot, Transition
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -154,17 +155,6 @@ class ShotKeyframes:
                 "coverage": round(self.coverage, 4)}
 
 
-def resolve_encoder(encoder: "str | Encoder") -> "Encoder":
-    """An Encoder instance from a registry name (or the instance itself)."""
-    from kadr.features.base import Encoder
-
-    if isinstance(encoder, Encoder):
-        return encoder
-    from kadr import features
-
-    return features.get(str(encoder))
-
-
 def _image_path(out_dir: Path, shot: Shot, frame: int, ext: str) -> Path:
     return out_dir / f"shot{shot.index:04d}_f{frame:06d}.{ext}"
 
@@ -207,6 +197,8 @@ class KeyframePicker:
     def __init__(self, encoder: "str | Encoder | None" = None, options: KeyframeOptions | None = None, *,
                  out_dir: str | os.PathLike | None = None, image_format: str = "jpg", max_side: int | None = None):
         self.options = options or KeyframeOptions()
+        from kadr.features import resolve_encoder
+
         self.encoder = resolve_encoder(encoder if encoder is not None else self.options.encoder)
         self.out_dir = prepare_dir(out_dir) if out_dir is not None else None
         if image_format not in ("jpg", "png"):
@@ -289,7 +281,7 @@ class KeyframePicker:
 def pick_keyframes(source: "str | os.PathLike | Iterable[Frame]", shots: Sequence[Shot], *,
                    transitions: Sequence[Transition] = (), encoder: "str | Encoder | None" = None,
                    options: KeyframeOptions | None = None, out_dir: str | os.PathLike | None = None,
-                   analysis_size: int = 256, image_format: str = "jpg", max_side: int | None = None,
+                   analysis_size: int = DEFAULT_ANALYSIS_SIZE, image_format: str = "jpg", max_side: int | None = None,
                    progress: bool | None = None) -> list[ShotKeyframes]:
     """Keyframes for every shot of a video file (one decode pass) or of an iterable of
     frames. ``shots`` must be sorted and non-overlapping; their ``keyframes`` are filled in
@@ -339,28 +331,26 @@ def pick_keyframes(source: "str | os.PathLike | Iterable[Frame]", shots: Sequenc
 
 @dataclass
 class LabelOptions:
-    """How keyframes are labelled (``kadr analyze``)."""
+    """How keyframes are labelled (``kadr analyse``)."""
 
-    topk: int = opt(3, "labels per keyframe", metavar="K")
     # 0.10, measured with effnet-lite0: on the black copyright cards of testvideo.mp4 and the flat
     # frames of counter.mp4 the top class scored 2-4 % ("web site", "nematode"); on real shots and
     # the sample photos labels at >= 10 % named what is shown (espresso 94 %, ibex 33 %, water
     # bottle 27 %) while those below were mostly wrong (a leaf as "rock crab" 7 %, a road as
     # "black widow" 3 %)
-    min_score: float = opt(0.10, "labels scoring below this probability are not shown", metavar="P")
+    min_label_score: float = opt(0.10, "labels scoring below this probability are not shown", metavar="P")
 
     def __post_init__(self) -> None:
-        if int(self.topk) != self.topk or self.topk < 1:
-            raise InputError(f"topk must be an integer >= 1, got {self.topk!r}")
-        check_range(self.min_score, "min_score", 0.0, 1.0)
+        check_range(self.min_label_score, "min_label_score", 0.0, 1.0)
 
 
-def label_images(images: Sequence[np.ndarray], classifier: Any, options: LabelOptions | None = None
-                 ) -> list[dict[str, Any]]:
+def label_images(images: Sequence[np.ndarray], classifier: Any, *, k: int = 3,
+                 options: LabelOptions | None = None) -> list[dict[str, Any]]:
     """Per image ``{"content": None | "solid" | "title card" | "near-uniform", "text": what to
     show when there is no label, "labels": [{"label", "score"}]}``. Content-free images
     (:func:`kadr.features.content.content_free`) are not classified; labels below
-    ``min_score`` are dropped (an image may end with none: "no confident label")."""
+    ``min_label_score`` are dropped (an image may end with none: "no confident label"); at most ``k``
+    labels per image."""
     o = options or LabelOptions()
     out = []
     for img in images:
@@ -368,10 +358,10 @@ def label_images(images: Sequence[np.ndarray], classifier: Any, options: LabelOp
         out.append({"content": why, "text": DESCRIPTIONS[why] if why else None, "labels": []})
     todo = [i for i, r in enumerate(out) if r["content"] is None]
     if classifier is not None and todo:
-        preds = classifier.classify([images[i] for i in todo], topk=int(o.topk))
+        preds = classifier.classify([images[i] for i in todo], k=int(k))
         for i, pr in zip(todo, preds):
-            out[i]["labels"] = [p.to_dict() for p in pr if float(p.score) >= o.min_score]
+            out[i]["labels"] = [p.to_dict() for p in pr if float(p.score) >= o.min_label_score]
             if not out[i]["labels"]:
-                out[i]["text"] = f"no confident label (all below {100 * o.min_score:.0f} %)"
+                out[i]["text"] = f"no confident label (all below {100 * o.min_label_score:.0f} %)"
     return out
 

@@ -13,6 +13,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from kadr.io.images import luma
 from kadr.io.video import Frame
 
 
@@ -25,10 +26,6 @@ class FrameStat:
     diff_prev: float
     hist_l1_prev: float
 
-
-def luma(rgb: np.ndarray) -> np.ndarray:
-    """BT.601 luma of an RGB uint8 image as float32 (0..255)."""
-    return rgb[..., 0] * np.float32(0.299) + rgb[..., 1] * np.float32(0.587) + rgb[..., 2] * np.float32(0.114)
 
 
 def frame_stats(frames: Iterable[Frame]) -> Iterator[FrameStat]:

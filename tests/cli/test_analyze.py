@@ -21,7 +21,7 @@ def analyzed(demo_clip, tmp_path_factory):
     """analyze on the demo clip with labels (the real effnet-lite0 classifier)."""
     path, truth = demo_clip
     out = tmp_path_factory.mktemp("an") / "out"
-    code = main(["analyze", str(path), "-o", str(out), "--json"])
+    code = main(["analyse", str(path), "-o", str(out), "--json"])
     return code, out, truth
 
 
@@ -63,7 +63,7 @@ def test_analyze_one_frame_video(tmp_path, capsys):
     from kadr.io.synthetic import sample_photo, write_video
 
     p = write_video([np.ascontiguousarray(sample_photo("coffee")[:200, :320])], tmp_path / "one.mp4")
-    code, out, err = run(capsys, "analyze", p, "-o", tmp_path / "o", "--classifier", "none", "--json")
+    code, out, err = run(capsys, "analyse", p, "-o", tmp_path / "o", "--label-encoder", "none", "--json")
     assert code == 0, err
     res = json.loads(out)
     assert res["shots"] == 1 and res["frames"] == 1 and res["keyframes"] == 1
@@ -74,7 +74,7 @@ def test_analyze_one_frame_video(tmp_path, capsys):
     (lambda d: (d / "t.txt").write_text("not a video") and d / "t.txt", "t.txt"),
 ])
 def test_analyze_bad_input(tmp_path, capsys, make, needle):
-    code, out, err = run(capsys, "analyze", make(tmp_path), "-o", tmp_path / "o", "--classifier", "none")
+    code, out, err = run(capsys, "analyse", make(tmp_path), "-o", tmp_path / "o", "--label-encoder", "none")
     assert code == 2 and err.startswith("kadr: error:") and needle in err and err.count("\n") == 1
 
 
@@ -84,14 +84,14 @@ def test_analyze_audio_only(tmp_path, capsys):
     p = tmp_path / "a.m4a"
     subprocess.run([needs_ffmpeg(), "-loglevel", "error", "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono",
                     "-t", "0.2", str(p)], check=True)
-    code, _, err = run(capsys, "analyze", p, "-o", tmp_path / "o", "--classifier", "none")
+    code, _, err = run(capsys, "analyse", p, "-o", tmp_path / "o", "--label-encoder", "none")
     assert code == 2 and "no video stream" in err, err
 
 
 def test_analyze_unwritable_out(demo_clip, tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    code, _, err = run(capsys, "analyze", demo_clip[0], "-o", blocker / "out", "--classifier", "none")
+    code, _, err = run(capsys, "analyse", demo_clip[0], "-o", blocker / "out", "--label-encoder", "none")
     assert code == 2 and "cannot create output folder" in err
 
 
@@ -101,7 +101,7 @@ def test_analyze_carries_on_over_corrupt_packets(demo_clip, tmp_path, capsys):
     data[mid:mid + 3000] = bytes(3000)  # zeroed bytes mid-stream
     p = tmp_path / "broken.mp4"
     p.write_bytes(data)
-    code, out, err = run(capsys, "analyze", p, "-o", tmp_path / "o", "--classifier", "none")
+    code, out, err = run(capsys, "analyse", p, "-o", tmp_path / "o", "--label-encoder", "none")
     assert code == 0, err
     saved = json.loads((tmp_path / "o" / "shots.json").read_text())
     assert saved["decode"]["corrupt_packets"] > 0 and saved["frames"] < demo_clip[1].frames

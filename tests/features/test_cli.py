@@ -28,7 +28,7 @@ def folder(tmp_path_factory, photos):
 
 
 def test_classify_json_finds_the_cat(capsys, folder):
-    rc, out, err = _run(capsys, "classify", str(folder / "cat.jpg"), "--topk", "5", "--json")
+    rc, out, err = _run(capsys, "classify", str(folder / "cat.jpg"), "--k", "5", "--json")
     assert rc == 0, err
     res = json.loads(out)
     (row,) = res["results"]
@@ -37,32 +37,32 @@ def test_classify_json_finds_the_cat(capsys, folder):
 
 
 def test_classify_folder_skips_and_reports_broken(capsys, folder):
-    rc, out, err = _run(capsys, "classify", str(folder), "--topk", "2")
+    rc, out, err = _run(capsys, "classify", str(folder), "--k", "2")
     assert rc == 0, err
     assert "cat.jpg" in out and "coffee.png" in out and "skipped" in out and "broken.png" in out
 
 
 def test_classify_zero_shot_with_a_clip_folder(capsys, folder, clip_dir):
-    rc, out, err = _run(capsys, "classify", str(folder / "cat.jpg"), "--model", f"clip:{clip_dir}",
-                        "--labels", "cat, dog,car", "--topk", "3", "--prompt", "a {}", "--json")
+    rc, out, err = _run(capsys, "classify", str(folder / "cat.jpg"), "--encoder", f"clip:{clip_dir}",
+                        "--labels", "cat, dog,car", "--k", "3", "--prompt", "a {}", "--json")
     assert rc == 0, err
     preds = json.loads(out)["results"][0]["predictions"]
     assert sorted(p["name"] for p in preds) == ["car", "cat", "dog"]
     assert sum(p["score"] for p in preds) == pytest.approx(1.0, abs=1e-4)  # CLIP: softmax over the labels
     for argv, message in ((["--labels", " , "], "--labels is empty"), ([], "text labels"),
                           (["--labels", "cat", "--prompt", "no slot"], "prompt must contain")):
-        rc, _, err = _run(capsys, "classify", str(folder / "cat.jpg"), "--model", f"clip:{clip_dir}", *argv)
+        rc, _, err = _run(capsys, "classify", str(folder / "cat.jpg"), "--encoder", f"clip:{clip_dir}", *argv)
         assert rc == 2 and message in err, err
 
 
 @pytest.mark.parametrize("argv,message", [
     (["--labels", "cat,dog"], "text tower"),
     (["--prompt", "a {}"], "zero-shot text models"),
-    (["--model", "hog"], "cannot classify"),
-    (["--model", "nonsense"], "valid encoders"),
-    (["--model", "clip"], "needs a model folder"),
-    (["--topk", "0"], "topk"),
-    (["--model", "hog", "--backend", "torch"], "neural encoders only"),
+    (["--encoder", "hog"], "cannot classify"),
+    (["--encoder", "nonsense"], "valid encoders"),
+    (["--encoder", "clip"], "needs a model folder"),
+    (["--k", "0"], "number of top results"),
+    (["--encoder", "hog", "--backend", "torch"], "neural encoders only"),
 ])
 def test_classify_bad_input(capsys, folder, argv, message):
     rc, out, err = _run(capsys, "classify", str(folder / "cat.jpg"), *argv)
@@ -72,7 +72,7 @@ def test_classify_bad_input(capsys, folder, argv, message):
 def test_embed_folder_and_video_to_parquet(capsys, folder, tmp_path, counter_clip):
     pq = pytest.importorskip("pyarrow.parquet")
     out = tmp_path / "e.parquet"
-    rc, stdout, err = _run(capsys, "embed", str(folder), str(counter_clip), "--model", "hsv-hist", "--fps", "5",
+    rc, stdout, err = _run(capsys, "embed", str(folder), str(counter_clip), "--encoder", "hsv-hist", "--fps", "5",
                            "-o", str(out), "--json")
     assert rc == 0, err
     res = json.loads(stdout)
@@ -88,7 +88,7 @@ def test_embed_folder_and_video_to_parquet(capsys, folder, tmp_path, counter_cli
 def test_embed_keyframes_of_shots(capsys, tmp_path, demo_clip):
     path, truth = demo_clip
     out = tmp_path / "k.npy"
-    rc, stdout, err = _run(capsys, "embed", str(path), "--keyframes", "--model", "hsv-hist", "-o", str(out), "--json")
+    rc, stdout, err = _run(capsys, "embed", str(path), "--keyframes", "--encoder", "hsv-hist", "-o", str(out), "--json")
     assert rc == 0, err
     res = json.loads(stdout)
     meta = json.loads(out.with_suffix(".json").read_text())
@@ -107,7 +107,7 @@ def test_embed_bad_input(capsys, folder, argv, message):
 
 
 def test_embed_nothing_decodable(capsys, folder, tmp_path):
-    rc, out, err = _run(capsys, "embed", str(folder / "broken.png"), "-o", str(tmp_path / "x.npy"), "-m", "phash")
+    rc, out, err = _run(capsys, "embed", str(folder / "broken.png"), "-o", str(tmp_path / "x.npy"), "-e", "phash")
     assert rc == 2 and "nothing could be embedded" in err
 
 

@@ -22,7 +22,7 @@ def test_class_names_file():
 
 
 def test_classify_chelsea_is_a_cat(effnet, chelsea):
-    (preds,) = effnet.classify([chelsea], topk=5)
+    (preds,) = effnet.classify([chelsea], k=5)
     assert len(preds) == 5
     assert {p.index for p in preds} & CAT_CLASSES, preds
     # the top class is one of the cat classes and probabilities are sorted and in (0, 1]
@@ -74,7 +74,7 @@ def test_bad_images_raise(effnet):
     with pytest.raises(InputError):
         effnet.encode_images(["photo.jpg"])
     with pytest.raises(InputError):
-        effnet.classify([np.zeros((8, 8, 3), np.uint8)], topk=0)
+        effnet.classify([np.zeros((8, 8, 3), np.uint8)], k=0)
     with pytest.raises(InputError, match="text tower"):
         effnet.encode_text(["a cat"])
     with pytest.raises(InputError, match="text"):

@@ -76,7 +76,7 @@ def test_clip_images_text_and_tokens(clip_dir, images):
 
 def test_clip_zero_shot_is_softmax_over_labels(clip_dir, images):
     enc = features.get(f"clip:{clip_dir}")
-    preds = enc.classify(images, labels=["cat", "dog", "car"], topk=3)
+    preds = enc.classify(images, labels=["cat", "dog", "car"], k=3)
     assert [len(p) for p in preds] == [3, 3, 3]
     for p in preds:
         assert sum(x.score for x in p) == pytest.approx(1.0, abs=1e-5)
@@ -101,7 +101,7 @@ def test_siglip_sigmoid_scores(siglip_dir, images):
     assert enc.dim == 32 and enc.supports_text
     _check_embeddings(enc.encode_images(images), 3, 32)
     _check_embeddings(enc.encode_text(["a cat", "a dog"]), 2, 32)
-    preds = enc.classify(images[:1], labels=["cat", "dog", "car"], topk=2)[0]
+    preds = enc.classify(images[:1], labels=["cat", "dog", "car"], k=2)[0]
     assert len(preds) == 2 and all(0 < p.score < 1 for p in preds)
     model = transformers.SiglipModel.from_pretrained(siglip_dir).eval()
     proc = transformers.AutoImageProcessor.from_pretrained(siglip_dir)
@@ -148,7 +148,7 @@ def test_mismatched_dimensions_between_models(clip_dir, dinov2_dir, images):
     a = features.get(f"clip:{clip_dir}").encode_images(images[:1])
     b = features.get(f"dinov2:{dinov2_dir}").encode_images(images[:1])
     with pytest.raises(ShapeError, match="different encoders"):
-        features.cosine_similarity(a, b, ("clip", "dinov2"))
+        features.pairwise_cosine(a, b, ("clip", "dinov2"))
 
 
 def test_bad_model_folders(tmp_path, clip_dir, dinov2_dir):

@@ -88,15 +88,15 @@ def test_write_parquet_and_npy(tmp_path):
     pq = pytest.importorskip("pyarrow.parquet")
     items = [MediaItem("a.png"), MediaItem("v.mp4", 12, 0.48)]
     emb = np.eye(2, 3, dtype=np.float32)
-    (p,) = write_embeddings(tmp_path / "e.parquet", items, emb, model="hog")
+    (p,) = write_embeddings(tmp_path / "e.parquet", items, emb, encoder="hog")
     t = pq.read_table(p)
     assert t.column("source").to_pylist() == ["a.png", "v.mp4"]
     assert t.column("frame").to_pylist() == [None, 12] and t.column("time").to_pylist() == [None, 0.48]
     np.testing.assert_array_equal(np.asarray(t.column("embedding").to_pylist(), np.float32), emb)
     assert t.schema.metadata[b"kadr.model"] == b"hog"
-    npy, side = write_embeddings(tmp_path / "e.npy", items, emb, model="hog")
+    npy, side = write_embeddings(tmp_path / "e.npy", items, emb, encoder="hog")
     np.testing.assert_array_equal(np.load(npy), emb)
     meta = json.loads(side.read_text())
     assert meta["model"] == "hog" and meta["items"][1] == {"source": "v.mp4", "frame": 12, "time": 0.48}
     with pytest.raises(InputError, match="parquet or .npy"):
-        write_embeddings(tmp_path / "e.csv", items, emb, model="hog")
+        write_embeddings(tmp_path / "e.csv", items, emb, encoder="hog")

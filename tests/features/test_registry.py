@@ -40,8 +40,8 @@ def test_mismatched_dimensions_are_a_clear_error():
     x = features.get("phash").encode_images([np.zeros((16, 16, 3), np.uint8)])
     y = features.get("hsv-hist").encode_images([np.zeros((16, 16, 3), np.uint8)])
     with pytest.raises(ShapeError, match="dimension 64 but .* have 256"):
-        features.cosine_similarity(x, y)
-    assert features.cosine_similarity(x, x)[0, 0] == pytest.approx(1.0)
+        features.pairwise_cosine(x, y)
+    assert features.pairwise_cosine(x, x)[0, 0] == pytest.approx(1.0)
 
 
 def test_empty_input_gives_an_empty_block():

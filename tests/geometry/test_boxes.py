@@ -90,7 +90,7 @@ def test_covariance_convention_is_never_silent():
 def test_normalize_angle_keeps_the_rectangle(mode):
     a, _ = _random_pairs(64, seed=3)
     a[:, 4] *= 3                                                        # angles well outside any range
-    n = B.normalize_angle(a, mode)
+    n = B.normalise_angle(a, mode)
     torch.testing.assert_close(B.polygon_iou(n, a), torch.ones(64, dtype=torch.float64), atol=1e-9, rtol=0)
     t = n[:, 4]
     if mode == "le90":
@@ -222,7 +222,7 @@ def test_inside_modes():
     size = (60, 100)
     boxes = torch.tensor([[50.0, 30, 20, 10, 0.5], [95, 30, 20, 10, 0], [-50, -50, 10, 10, 0], [105, 30, 10, 10, 0]])
     assert B.inside(boxes, size, mode="all").tolist() == [True, False, False, False]
-    assert B.inside(boxes, size, mode="center").tolist() == [True, True, False, False]
+    assert B.inside(boxes, size, mode="centre").tolist() == [True, True, False, False]
     assert B.inside(boxes, size, mode="any").tolist() == [True, True, False, False]
     with pytest.raises(InputError, match="mode"):
         B.inside(boxes, size, mode="some")

@@ -213,7 +213,7 @@ def test_loss_forms():
     # PIoU loss = -ln PIoU (Chen et al. eq. 9)
     torch.testing.assert_close(B.piou_loss(a[:4], b[:4]), -torch.log(B.piou(a[:4], b[:4]) + 1e-9))
     # GWD in the paper's form: 1 - 1/(tau + f(W²)) with f = sqrt → 1 - 1/(1 + W)
-    raw = B.gwd_loss(a, b, normalize=False, fun="none", tau=0.0)
+    raw = B.gwd_loss(a, b, normalise=False, fun="none", tau=0.0)
     torch.testing.assert_close(raw, B.gwd(a, b))
     # KFIoU loss: centre term 0 for coincident centres → 1 - KFIoU
     same_c = b.clone()
@@ -287,7 +287,7 @@ def test_gaussian_mask_matches_scipy_density():
     box = [14.3, 9.8, 12.0, 5.0, 0.6]
     h, w = 20, 30
     for cov, f in (("uniform", 1 / 12), ("half_extent", 1 / 4)):
-        m = B.gaussian_mask(torch.tensor([box], dtype=torch.float64), (h, w), cov=cov, normalize="density")
+        m = B.gaussian_mask(torch.tensor([box], dtype=torch.float64), (h, w), cov=cov, normalise="density")
         assert m.shape == (1, h, w)
         mu, s = _np_gauss(box, f)
         ys, xs = np.mgrid[0:h, 0:w] + 0.5
@@ -311,8 +311,8 @@ def test_gaussian_mask_reduce_and_errors():
     assert soft.shape == (16, 32) and soft.sum().item() == pytest.approx(16 + 18, rel=0.02)
     with pytest.raises(TypeError):
         B.gaussian_mask(boxes, (16, 32))                                # cov is required
-    with pytest.raises(InputError, match="normalize"):
-        B.gaussian_mask(boxes, (16, 32), cov="uniform", normalize="sum")
+    with pytest.raises(InputError, match="normalise"):
+        B.gaussian_mask(boxes, (16, 32), cov="uniform", normalise="sum")
     with pytest.raises(InputError, match="reduce"):
         B.gaussian_mask(boxes, (16, 32), cov="uniform", reduce="mean")
     with pytest.raises(InputError, match="w <= 0"):

@@ -153,14 +153,3 @@ def test_compare_with_masks(capsys, pair, tmp_path):
     code, out, err = run(capsys, *args, "--mask", "contrast")
     assert code == 0 and -1 <= json.loads(out)["pairs"][0]["ssim"] <= 1
 
-
-def test_track_boundaries_without_the_shots_module(object_clip, monkeypatch):
-    """Without kadr.video.shots the tracker's boundaries come from luma jumps (histogram or
-    frame difference: frames 30-39 are the first frame upside down, same histogram)."""
-    import sys
-
-    from kadr.cli import track
-
-    monkeypatch.setitem(sys.modules, "kadr.video.shots", None)  # import now raises ImportError
-    cuts, how = track.boundaries(str(object_clip[0]), None)
-    assert how == "luma jumps" and {30, 40} <= cuts and len(cuts) <= 4

@@ -60,7 +60,7 @@ def test_topk_cosine_against_brute_force():
         np.testing.assert_allclose(s, np.take_along_axis(full, ref_i, 1), atol=1e-5)
     dbn = db / np.linalg.norm(db, axis=1, keepdims=True)
     qn = q / np.linalg.norm(q, axis=1, keepdims=True)
-    s, i = F.topk_cosine(qn, dbn, 3, normalized=True)
+    s, i = F.topk_cosine(qn, dbn, 3, normalised=True)
     np.testing.assert_array_equal(i, ref_i[:, :3])
     s, i = F.topk_cosine(q, db[:2], 5)  # k larger than the database: all of it
     assert s.shape == (7, 2)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from kadr._compat import renamed_kwarg
 from kadr._checks import check_choice
 from kadr.errors import InputError, ShapeError
 from kadr.metrics.functional._inputs import as_matrix, vector_out, vector_pair
@@ -94,13 +95,14 @@ def pairwise_distance(a: Any, b: Any, *, metric: str = "l2", chunk: int = DEFAUL
     return out.detach().numpy() if numpy else out
 
 
-def topk_cosine(queries: Any, database: Any, k: int, *, chunk: int = 16384, normalized: bool = False,
+@renamed_kwarg(normalized="normalised")
+def topk_cosine(queries: Any, database: Any, k: int, *, chunk: int = 16384, normalised: bool = False,
                 eps: float = EPS) -> tuple[Any, Any]:
     """The ``k`` most cosine-similar database rows for each query.
 
     queries (q, D), database (m, D) → ``(scores (q, k), indices (q, k))``, best first (numpy
     in → numpy out). The database is scanned ``chunk`` rows at a time, keeping a running top-k,
-    so memory is O(q · (chunk + k)) whatever m is. ``normalized=True`` skips re-normalising
+    so memory is O(q · (chunk + k)) whatever m is. ``normalised=True`` skips re-normalising
     rows that are already L2-normalised (kadr embeddings are). Not differentiable.
     """
     if not isinstance(k, (int, np.integer)) or k < 1:
@@ -111,13 +113,13 @@ def topk_cosine(queries: Any, database: Any, k: int, *, chunk: int = 16384, norm
     if k == 0:
         raise InputError("the database is empty")
     with torch.no_grad():
-        qn = q if normalized else _normalise(q, eps)
+        qn = q if normalised else _normalise(q, eps)
         best_s = qn.new_full((q.shape[0], 0), -float("inf"))
         best_i = torch.zeros((q.shape[0], 0), dtype=torch.long)
         buf = qn.new_empty((q.shape[0], min(chunk, m)))  # reused: no fresh pages per block
         for start in range(0, m, chunk):
             block = db[start:start + chunk]
-            if not normalized:
+            if not normalised:
                 block = _normalise(block, eps)
             if block.shape[0] == buf.shape[1]:
                 s = torch.mm(qn, block.T, out=buf)

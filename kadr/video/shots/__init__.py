@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from kadr._compat import renamed_kwarg
 from kadr._registry import Registry
 from kadr.errors import InputError
 from kadr.io.video import DecodeStats, Frame, VideoReader
@@ -115,8 +116,9 @@ class ShotDetection:
             raise InputError(f"not a kadr shots JSON ({exc}); make one with `kadr shots VIDEO --json`") from None
 
 
+@renamed_kwarg(threads="decode_threads")
 def detect_shots(source: Any, *, detector: str | ShotDetector = "auto", analysis_size: int | tuple[int, int] | None = None,
-                 threads: int = 0, on_frame: Callable[[Frame], None] | None = None, progress: bool | None = None,
+                 decode_threads: int = 0, on_frame: Callable[[Frame], None] | None = None, progress: bool | None = None,
                  fast_decode: bool | None = None, **options: Any) -> ShotDetection:
     """Find the shot boundaries of a video in one decode pass.
 
@@ -126,7 +128,7 @@ def detect_shots(source: Any, *, detector: str | ShotDetector = "auto", analysis
     detector : registry name (``names()``) or a :class:`ShotDetector` instance.
     analysis_size : size of ``frame.analysis_image`` to decode at (default: the
         detector's own working size). Give a larger one when ``on_frame`` needs it.
-    threads : decoder threads (0 = automatic).
+    decode_threads : decoder threads (0 = automatic; ``threads=`` is the deprecated spelling).
     on_frame : called with every decoded :class:`~kadr.io.Frame` after the detector has
         seen it, so other per-frame work (keyframe scoring...) shares the decode pass.
     progress : progress bar on stderr (default: only on a terminal).
@@ -149,7 +151,7 @@ def detect_shots(source: Any, *, detector: str | ShotDetector = "auto", analysis
 
         check_file(source, what="video")
     fast = det.fast_decode if fast_decode is None else bool(fast_decode)
-    reader = VideoReader(source, analysis_size=analysis_size or det.analysis_size, threads=threads,
+    reader = VideoReader(source, analysis_size=analysis_size or det.analysis_size, threads=decode_threads,
                          fast=fast) if own else source
     try:
         det.reset(reader.fps)

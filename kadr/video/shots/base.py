@@ -16,7 +16,7 @@ from __future__ import annotations
 import abc
 from typing import Iterable
 
-from kadr.io.video import Frame
+from kadr.io.video import FALLBACK_FPS, Frame
 from kadr.video.types import Transition
 
 
@@ -40,9 +40,9 @@ class FrameClock:
 
     def _extrapolate(self, index: int) -> float:
         if not self._times:
-            return index / (self.fps or 25.0)
+            return index / (self.fps or FALLBACK_FPS)
         step = 1.0 / self.fps if self.fps else (
-            (self._times[-1] - self._times[0]) / (len(self._times) - 1) if len(self._times) > 1 else 1 / 25.0)
+            (self._times[-1] - self._times[0]) / (len(self._times) - 1) if len(self._times) > 1 else 1 / FALLBACK_FPS)
         return self._times[-1] + (index - len(self._times) + 1) * step
 
     def time(self, index: int) -> float:

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kadr._options import opt
+from kadr.io.images import luma as bt601_luma
 from kadr.io.video import Frame
 from kadr.video.shots.base import ShotDetector
 from kadr.video.types import Transition
@@ -128,7 +129,7 @@ def is_solid(img: np.ndarray, max_std: float = 12.0, luma: np.ndarray | None = N
     with this detector's looser ``solid_std`` (a fade's black is noisy)."""
     from kadr.features.content import is_solid as flat
 
-    y = luma if luma is not None else img[..., 0] * 0.299 + img[..., 1] * 0.587 + img[..., 2] * 0.114
+    y = luma if luma is not None else bt601_luma(img, np.float64)
     m = float(y.mean())
     return (m < 24 or m > 231) and flat(luma=y, max_std=max_std)
 
@@ -201,7 +202,7 @@ class ClassicDetector(ShotDetector):
         t = frame.index
         img = small_image(frame)
         v = img.astype(np.float32)
-        y = img[..., 0] * 0.299 + img[..., 1] * 0.587 + img[..., 2] * 0.114
+        y = bt601_luma(img, np.float64)
         lum = float(y.mean())
         solid = is_solid(img, o.solid_std, y)
         prev = self._recent[-1] if self._recent else None

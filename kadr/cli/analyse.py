@@ -1,10 +1,12 @@
-"""kadr analyze: the main job — probe, shots, keyframes, labels → report.html + shots.json."""
+"""kadr analyse: the main job — probe, shots, keyframes, labels → report.html + shots.json."""
 
 from __future__ import annotations
 
 from kadr.cli.shots import add_detector_arguments
 
-COMMAND = "analyze"
+COMMAND = "analyse"
+#: old spellings of the command, still accepted for one release (with a deprecation warning)
+DEPRECATED_ALIASES = ("analyze",)
 HELP = "the main job: shots, keyframes and their labels of a video → OUTDIR/report.html + shots.json"
 DESCRIPTION = """Runs the whole analysis of one video:
   probe -> shot detection -> keyframes per shot -> classification of each keyframe
@@ -16,21 +18,24 @@ and writes into OUTDIR:
                   with the transitions marked, every shot's keyframes with their labels
 
 examples:
-  kadr analyze clip.mp4 -o clip-report/
-  kadr analyze clip.mp4 -o out/ --detector transnetv2 --classifier none
+  kadr analyse clip.mp4 -o clip-report/
+  kadr analyse clip.mp4 -o out/ --detector transnetv2 --label-encoder none
 """
 
 
 def add_arguments(parser) -> None:
+    from kadr import features
     from kadr._options import add_options
+    from kadr.cli._common import add_analysis_size, add_k_argument, add_output_argument, rename_flags
     from kadr.video.keyframes import KeyframeOptions, LabelOptions
 
     parser.add_argument("video", help="video file")
-    parser.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder (created if needed)")
-    parser.add_argument("--classifier", default="effnet-lite0", metavar="NAME",
+    add_output_argument(parser, required=True, metavar="OUTDIR", help="output folder (created if needed)")
+    parser.add_argument("--label-encoder", default=features.DEFAULT, metavar="NAME",
                         help="encoder that labels the keyframes (ImageNet classes), or 'none' (default: %(default)s)")
-    parser.add_argument("--analysis-size", type=int, default=256, metavar="PX",
-                        help="longest side of the frames used for keyframes and labels (default: %(default)s)")
+    rename_flags(parser, {"--classifier": "--label-encoder"})
+    add_k_argument(parser, default=3, what="labels per keyframe")
+    add_analysis_size(parser, "the frames used for keyframes and labels")
     add_detector_arguments(parser)
     add_options(parser, KeyframeOptions)
     add_options(parser, LabelOptions)
@@ -57,12 +62,14 @@ def run(args):
     from kadr.video.keyframes import KeyframeOptions, LabelOptions, label_images, pick_keyframes, prepare_dir
     from kadr.cli.shots import detect
 
+    if args.k < 1:
+        raise InputError(f"--k must be >= 1, got {args.k}")
     lopts = options_from_args(LabelOptions, args)
     kopts = options_from_args(KeyframeOptions, args)
     check_file(args.video, what="video")
-    out = prepare_dir(args.out)
+    out = prepare_dir(args.output)
     kf_dir = prepare_dir(out / "keyframes")
-    classifier = None if args.classifier.lower() == "none" else features.get(args.classifier)
+    classifier = None if args.label_encoder.lower() == "none" else features.get(args.label_encoder)
     timings = {}
     t0 = time.perf_counter()
     info = probe(args.video).to_dict()
@@ -80,11 +87,13 @@ def run(args):
     images = [img for r in res for img in r.thumbnails]
     # content-free keyframes (solid, title cards) are not classified; unsure labels are dropped
     t0 = time.perf_counter()
-    labelled = label_images(images, classifier, lopts)
+    labelled = label_images(images, classifier, k=args.k, options=lopts)
     if classifier is not None:
         timings["labels"] = time.perf_counter() - t0
-    result = {**sl.to_dict(), "probe": info, "keyframe_encoder": kopts.encoder,
-              "classifier": classifier.name if classifier is not None else None}
+    label_encoder = classifier.name if classifier is not None else None
+    result = {**sl.to_dict(), "probe": info, "encoder": kopts.encoder, "label_encoder": label_encoder,
+              # deprecated keys (the same values), kept for one release: see docs/glossary.md
+              "keyframe_encoder": kopts.encoder, "classifier": label_encoder}
     it = iter(labelled)
     for s in result["shots"]:
         for k in s["keyframes"]:
@@ -101,7 +110,7 @@ def run(args):
     write_text(json.dumps(result, indent=1), out / "shots.json")
     thumbs = {k.frame: img for r in res for k, img in zip(r.keyframes, r.thumbnails)}
     report = write_html(render_analysis(result, thumbnails=thumbs, scores=det.scores), out / "report.html")
-    return {"video": result["video"], "out": str(out), "report": str(report), "shots_json": str(out / "shots.json"),
+    return {"video": result["video"], "output": str(out), "out": str(out), "report": str(report), "shots_json": str(out / "shots.json"),
             "frames": result["frames"], "fps": result["fps"], "detector": result["detector"],
             "shots": len(result["shots"]), "transitions": [(t["type"], t["start_frame"], t["end_frame"])
                                                            for t in result["transitions"]],
