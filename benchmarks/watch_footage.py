@@ -17,7 +17,8 @@ random place, re-encoded as JPEG quality 60.
 Tuning and held-out streams are kept apart: seeds < 100 use the even-numbered ASL clips of
 each person, the first half of the long clips and shot set A of the films; seeds ≥ 100 the
 odd-numbered clips, the second halves and set B. An appearance starts at the first frame at
-least half of which shows the source (the middle of a dissolve or fade-in).
+least half of which shows the source (the middle of a dissolve or fade-in) and ends at the
+middle of the transition out.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ class Stream:
     seed: int
     split: str
     queries: dict[str, np.ndarray]
+    banks: dict[str, list[np.ndarray]]  # multi-frame queries: the query plus other frames of its source
     appearances: list[Appearance]
     duration: float
     joins: list[str]
@@ -145,8 +147,11 @@ def _jpeg_crop(img: np.ndarray, rng: np.random.Generator, frac: float = 0.85, qu
     return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
 
 
-def make_stream(path: Path, seed: int, *, n_queries: int = 7, n_distractors: int = 4) -> Stream:
-    """Write one spliced stream to ``path``; return its queries and appearances."""
+def make_stream(path: Path, seed: int, *, n_queries: int = 7, n_distractors: int = 4, write: bool = True,
+                bank_frames: int = 3) -> Stream:
+    """Write one spliced stream to ``path``; return its queries and appearances. ``banks``: per
+    query ``bank_frames`` pictures — the query and other frames of its source, as far from the
+    stretches used as the source allows, each cropped and re-encoded the same way."""
     from kadr.io.synthetic import write_video
 
     split = "tuning" if seed < 100 else "heldout"
@@ -205,6 +210,20 @@ def make_stream(path: Path, seed: int, *, n_queries: int = 7, n_distractors: int
     for s in qsrc:
         full = _frames(s, {query_frame[s.name]}, None)[query_frame[s.name]]
         queries[s.name] = _jpeg_crop(full, rng)
+    # extra bank frames from their own generator: the stream and the single queries stay the same
+    rng2 = np.random.default_rng(seed + 10_000)
+    banks = {}
+    for s in qsrc:
+        used = [(a, a + int(round(n / FPS * s.fps))) for src, a, n in plan if src.name == s.name]
+        cand = np.arange(s.start, s.end)
+        dist = np.min([np.where((cand >= a) & (cand < b), 0, np.minimum(np.abs(cand - a), np.abs(cand - b)))
+                       for a, b in used], axis=0)
+        far = cand[dist >= max(1, int(0.3 * s.fps))]
+        far = far[np.abs(far - query_frame[s.name]) >= max(1, int(0.2 * s.fps))]
+        picks = sorted(int(x) for x in rng2.choice(far, size=min(len(far), bank_frames - 1), replace=False)) \
+            if len(far) else []
+        got = _frames(s, set(picks), None) if picks else {}
+        banks[s.name] = [queries[s.name]] + [_jpeg_crop(got[p], rng2) for p in picks]
 
     def clip_frames(i: int) -> list[np.ndarray]:
         s, a, n = plan[i]
@@ -215,7 +234,7 @@ def make_stream(path: Path, seed: int, *, n_queries: int = 7, n_distractors: int
     frames_out: list[np.ndarray] = []
     t = 0
     cur = clip_frames(0)
-    starts = [0.0]
+    starts, ends = [0.0], []
     for i in range(len(plan)):
         nxt = clip_frames(i + 1) if i + 1 < len(plan) else None
         j = joins[i] if i < len(joins) else None
@@ -227,11 +246,13 @@ def make_stream(path: Path, seed: int, *, n_queries: int = 7, n_distractors: int
                    .round().astype(np.uint8) for k in range(d)]
             frames_out += mix
             starts.append(len(frames_out) - d + d // 2)
+            ends.append(starts[-1])
             cur = nxt[d:]
         elif j == "fade":
             fo, fi = max(1, min(8, len(cur) // 2)), max(1, min(7, len(nxt) // 2))
             body, tail = cur[:-fo], cur[-fo:]
             frames_out += body
+            ends.append(len(frames_out) + fo // 2)  # the middle of the fade-out
             frames_out += [(tail[k].astype(np.float32) * (1 - (k + 1) / fo)).round().astype(np.uint8) for k in range(fo)]
             head = [(nxt[k].astype(np.float32) * ((k + 1) / (fi + 1))).round().astype(np.uint8) for k in range(fi)]
             frames_out += head
@@ -239,16 +260,17 @@ def make_stream(path: Path, seed: int, *, n_queries: int = 7, n_distractors: int
             cur = nxt[fi:]
         else:
             frames_out += cur
+            ends.append(len(frames_out))
             if nxt is not None:
                 starts.append(len(frames_out))
                 cur = nxt
-    ends = starts[1:] + [len(frames_out)]
     for i, (s, _, _) in enumerate(plan):
         if s.name in queries:
             apps.append(Appearance(s.name, starts[i] / FPS, ends[i] / FPS))
-    write_video(frames_out, path, fps=FPS, crf=23)
+    if write:
+        write_video(frames_out, path, fps=FPS, crf=23)
     t = len(frames_out) / FPS
-    return Stream(path, seed, split, queries, apps, t, joins)
+    return Stream(path, seed, split, queries, banks, apps, t, joins)
 
 
 def score_events(events: list[dict], apps: list[Appearance], tol: float = 0.25) -> dict:
