@@ -15,7 +15,7 @@ LOCK ?= constraints.txt
 CONSTRAIN := $(if $(wildcard $(LOCK)),-c $(LOCK))
 LOCK_VENV := .venv-lock
 
-.PHONY: venv install demo test test-all bench clean lock
+.PHONY: venv install demo test test-all bench clean lock soak
 
 venv: $(STAMP)
 
@@ -29,10 +29,10 @@ $(STAMP): pyproject.toml Makefile $(wildcard $(LOCK))
 install:
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH)"
-	$(PIP) install -q $(CONSTRAIN) -e ".[all,test]" "$(TORCH)" || { \
+	$(PIP) install -q $(CONSTRAIN) -e ".[all,faiss,ray,test]" "$(TORCH)" || { \
 	  test -n "$(CONSTRAIN)" || exit 1; \
 	  echo "warning: $(LOCK) conflicts with pyproject.toml; installing without it (run make lock)" >&2; \
-	  $(PIP) install -q -e ".[all,test]" "$(TORCH)"; }
+	  $(PIP) install -q -e ".[all,faiss,ray,test]" "$(TORCH)"; }
 	$(PIP) install -q $(CONSTRAIN) --no-deps "scenedetect-headless>=0.7"
 
 # Refresh the lock: resolve the newest versions into a fresh $(LOCK_VENV), run the whole test
@@ -64,3 +64,9 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) demo-out .pytest_cache build *.egg-info
+
+# Hour-long generated streams through `kadr watch -` and `kadr shots -` (RSS growth, events
+# while streaming); minutes each, so a CI step of its own with a time budget, not in `make test`.
+SOAK_BUDGET ?= 600
+soak: venv
+	KADR_SOAK=1 timeout $(SOAK_BUDGET) $(PY) -m pytest -q -m soak tests/test_soak.py

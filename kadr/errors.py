@@ -82,6 +82,15 @@ class UnknownNameError(KadrError, KeyError):
         return str(self.args[0])
 
 
+class IndexBusyError(KadrError):
+    """Another process holds the write lock of an index folder and did not let go in time."""
+
+
+class IndexDamagedError(KadrError):
+    """An index folder's files are missing, truncated or unreadable; the message names the
+    folder and ``kadr index check``."""
+
+
 class KadrWarning(UserWarning):
     """Something was recovered from (skipped packet, skipped file...) and the user should know."""
 

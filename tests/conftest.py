@@ -54,3 +54,16 @@ def needs_ffmpeg():
     if shutil.which("ffmpeg") is None:
         pytest.skip("the ffmpeg program is not installed")
     return shutil.which("ffmpeg")
+
+
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.soak`` tests (hour-long streams, minutes each) run only in their own CI
+    step, ``make soak`` (KADR_SOAK=1), never inside ``make test``."""
+    import os
+
+    if os.environ.get("KADR_SOAK") == "1":
+        return
+    skip = pytest.mark.skip(reason="soak test: run with `make soak` (KADR_SOAK=1)")
+    for item in items:
+        if "soak" in item.keywords:
+            item.add_marker(skip)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from kadr._options import add_options, options_from_args
-from kadr.io.video import DEFAULT_ANALYSIS_SIZE, Sampling, VideoReader
+from kadr.io.video import DEFAULT_ANALYSIS_SIZE, Sampling, VideoReader, load_picture
 
 
 class _RenamedFlag(argparse.Action):
@@ -96,23 +96,6 @@ def open_reader(args: argparse.Namespace, source: str) -> VideoReader:
     sampling = options_from_args(Sampling, args) if hasattr(args, "step") else None
     size = args.analysis_size or None
     return VideoReader(source, analysis_size=size, threads=args.decode_threads, sampling=sampling)
-
-
-def load_picture(ref: str):
-    """RGB ``uint8`` (H, W, 3) from an image file or one frame of a video: ``clip.mp4@#300``
-    (frame index) or ``clip.mp4@12.5s`` (time)."""
-    from pathlib import Path
-
-    from kadr.io.images import load_image
-    from kadr.io.timecode import split_frame_ref
-
-    parts = None if Path(ref).exists() else split_frame_ref(ref)
-    if parts is None:
-        return load_image(ref)
-    path, what, value = parts
-    with VideoReader(path) as r:
-        f = r.read(time=value) if what == "time" else r.read(frame=int(value))
-        return f.image
 
 
 def save_rgb(image, path):

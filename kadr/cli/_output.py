@@ -5,11 +5,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from kadr._checks import text_safe
+
+#: Lone surrogates: how Python reads file-name bytes that are not UTF-8 (``surrogateescape``).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -29,7 +35,9 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, Path):
-        return str(obj)
+        obj = str(obj)
+    if isinstance(obj, str) and _SURROGATE.search(obj):
+        return text_safe(obj)  # a file name that is not UTF-8: its odd bytes as \xNN
     return obj
 
 
@@ -55,4 +63,4 @@ def print_mapping(result: dict, *, title: str | None = None) -> None:
 
 def log(msg: str) -> None:
     """A human message on stderr (never mixed into JSON on stdout)."""
-    print(msg, file=sys.stderr)
+    print(text_safe(msg) if _SURROGATE.search(msg) else msg, file=sys.stderr)

@@ -12,7 +12,7 @@ DESCRIPTION = """Runs the whole analysis of one video:
   probe -> shot detection -> keyframes per shot -> classification of each keyframe
 and writes into OUTDIR:
   shots.json      the shots JSON (as `kadr shots --json`) with keyframes, their labels and
-                  paths, plus probe facts and timings
+                  paths, plus probe facts, timings and the per-frame boundary score
   keyframes/      the keyframe images (shot0003_f000123.jpg)
   report.html     one self-contained page: timeline of the shots, per-frame boundary score
                   with the transitions marked, every shot's keyframes with their labels
@@ -48,6 +48,14 @@ def _relative(path: str | None, root) -> str | None:
 
 
 def run(args):
+    # a failed or interrupted run removes the output folder it created (never an existing one)
+    from kadr._checks import output_folder
+
+    with output_folder(args.output):
+        return _run(args)
+
+
+def _run(args):
     import json
     import time
 
@@ -106,6 +114,8 @@ def run(args):
     result["timings"] = {k: round(v, 3) for k, v in timings.items()}
     if det.decode is not None:
         result["decode"] = {"corrupt_packets": det.decode.corrupt_packets, "lost": det.decode.lost}
+    # the per-frame boundary score (the report's plot; `kadr serve` draws it from here)
+    result["boundary_scores"] = [round(float(v), 4) for v in (det.scores if det.scores is not None else [])]
     result = to_jsonable(result)
     write_text(json.dumps(result, indent=1), out / "shots.json")
     thumbs = {k.frame: img for r in res for k, img in zip(r.keyframes, r.thumbnails)}

@@ -57,19 +57,11 @@ def _load_one(ref: str):
     from pathlib import Path
 
     from kadr.errors import DecodeError, InputError
-    from kadr.io import IMAGE_EXTENSIONS, VideoReader, load_image, split_frame_ref
+    from kadr.io import IMAGE_EXTENSIONS
+    from kadr.io.video import load_picture
 
-    frame_ref = split_frame_ref(ref) if not Path(ref).exists() else None
-    if frame_ref is not None:
-        path, kind, where = frame_ref
-        from kadr._checks import check_file
-
-        check_file(path, what="video")
-        with VideoReader(path) as reader:
-            frame = reader.read(frame=where) if kind == "frame" else reader.read(time=where)
-            return ref, frame.image
     try:
-        return ref, load_image(ref)
+        return ref, load_picture(ref)
     except DecodeError:
         if Path(ref).suffix.lower() not in IMAGE_EXTENSIONS:
             raise InputError(f"{ref!r} is not an image; for a video frame write {ref}@12.5s (time) "
@@ -110,6 +102,12 @@ def _pairs(a: str, b: str) -> tuple[list[tuple[str, str]], dict]:
         if not items:
             raise InputError(f"no images found in folder {a if da else b!r}")
         return [((str(p), b) if da else (a, str(p))) for p in items.values()], {"a": [], "b": []}
+    for ref in (a, b):  # a missing file fails here, before the metrics (torch) are imported
+        base = ref if Path(ref).exists() or "@" not in ref else ref.rsplit("@", 1)[0]
+        if not Path(base).exists():
+            from kadr.errors import SourceNotFoundError
+
+            raise SourceNotFoundError(f"not found: {ref!r}; check the path")
     return [(a, b)], {"a": [], "b": []}
 
 
@@ -154,8 +152,8 @@ def mask_weights(args, img_a, img_b, data_range=None):
 def run(args):
     from kadr._progress import track
 
-    metrics = _parse_metrics(args.metrics)
     pairs, unpaired = _pairs(args.a, args.b)
+    metrics = _parse_metrics(args.metrics)
     rows = []
     for ra, rb in track(pairs, total=len(pairs), desc="compare", unit="pairs"):
         la, img_a = _load_one(ra)

@@ -16,6 +16,7 @@ repeat pairs side by side, the keyframe x keyframe matrix as a heat map).
 examples:
   kadr compare-shots episode.mp4 -o cmp/
   kadr compare-shots a.mp4 b.mp4 --encoder hsv-hist --threshold 0.95 --json
+  kadr compare-shots a.mp4 b.mp4 --head head.pt   (a head trained by benchmarks/nn_head.py --save)
 """
 
 
@@ -35,6 +36,17 @@ def add_arguments(parser) -> None:
 
 
 def run(args):
+    # a failed or interrupted run removes the output folder it created (never an existing one)
+    from kadr._checks import output_folder
+
+    if not args.output:
+        return _run(args)
+
+    with output_folder(args.output):
+        return _run(args)
+
+
+def _run(args):
     import json
 
     from kadr._options import options_from_args
@@ -66,7 +78,8 @@ def render(result, args) -> None:
         nk = sum(len(s["keyframes"]) for s in v["shots"])
         print(f"{video_letter(i)}: {v['video']}: {len(v['shots'])} shots, {nk} keyframes")
     pairs = result["pairs"]
-    print(f"{len(pairs)} repeated shot pairs (cosine >= {result['threshold']:g}, encoder {result['encoder']}):")
+    head = f", head {result['head']}" if result.get("head") else ""
+    print(f"{len(pairs)} repeated shot pairs (cosine >= {result['threshold']:g}, encoder {result['encoder']}{head}):")
     for p in pairs:
         a, b = p["a"], p["b"]
         print(f"  {video_letter(a['video'])}{a['shot']} ~ {video_letter(b['video'])}{b['shot']}  "

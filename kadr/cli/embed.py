@@ -60,7 +60,7 @@ def run(args):
 
     import numpy as np
 
-    from kadr._checks import check_positive
+    from kadr._checks import check_output_file, check_positive
     from kadr._progress import track
     from kadr.cli._output import log
     from kadr.errors import InputError, KadrWarning
@@ -72,6 +72,7 @@ def run(args):
         raise InputError(f"--batch-size must be >= 1, got {args.batch_size}")
     if not args.output.lower().endswith((".parquet", ".npy")):
         raise InputError(f"--output must end in .parquet or .npy, got {args.output!r}")
+    check_output_file(args.output)  # before the work, not after it
     encoder = open_encoder(args)
     files = list(media_files(args.paths))
     if not files:

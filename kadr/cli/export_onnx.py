@@ -32,7 +32,7 @@ def run(args):
     import numpy as np
 
     from kadr import features
-    from kadr._checks import check_positive
+    from kadr._checks import atomic_path, check_output_file, check_positive
     from kadr.errors import InputError, KadrError
     from kadr.features.base import l2_normalise
     from kadr.features.runtime import ModelEncoder, OnnxRunner
@@ -41,13 +41,15 @@ def run(args):
     out = Path(args.output)
     if out.suffix.lower() != ".onnx":
         raise InputError(f"the output file must end in .onnx, got {args.output!r}")
+    check_output_file(out)  # before the export, not after it
     if not features.is_neural(args.encoder):
         raise InputError(f"{args.encoder!r} is not a neural encoder; ONNX export applies to "
                          "effnet-lite0, clip:PATH, siglip:PATH and dinov2:PATH")
     enc = features.get(args.encoder, backend="torch", cache=False)
     if not isinstance(enc, ModelEncoder):  # pragma: no cover - every neural encoder is one
         raise InputError(f"{args.encoder!r} cannot be exported")
-    enc.export_onnx(out)
+    with atomic_path(out) as tmp:  # a failed export leaves no half-written file
+        enc.export_onnx(tmp)
     result = {"encoder": enc.name, "model": enc.name, "output": str(out), "bytes": out.stat().st_size, "outputs": list(enc.output_names)}
     if not args.no_check:
         rng = np.random.default_rng(0)

@@ -5,19 +5,24 @@ from __future__ import annotations
 import argparse
 
 COMMAND = "index"
-HELP = "build and maintain an image/keyframe database (add, stats, remove)"
+HELP = "build and maintain an image/keyframe database (add, stats, remove, check)"
 DESCRIPTION = """An embedded LanceDB database in a folder (nothing to start): one table per
 encoder with path, kind (image | keyframe | frame), video, frame index, time, shot, size,
 file size + mtime + content hash, perceptual hash and the embedding.
 
 `add` is resumable and idempotent: unchanged files are skipped, changed ones replaced; a
 run killed half-way is finished by running it again. Unreadable files are skipped and listed.
+One writer at a time: a second `add`/`remove` on the same --db waits for the first (--wait S
+gives up after S seconds). `check` finds duplicate rows, damaged tables and a lost
+kadr_index.json; `check --repair` fixes them.
 
 examples:
   kadr index add photos/ clips/ --db photos.db
   kadr index add clips/ --db photos.db --video-mode fps:1 --encoder effnet-lite0
+  kadr index add /data/photos/ --db photos.db --ray=10.0.0.5:6379
   kadr index stats --db photos.db
   kadr index remove photos/old/ --db photos.db
+  kadr index check --repair --db photos.db
 """
 
 
@@ -37,6 +42,12 @@ def _common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="full traceback on errors")
 
 
+def _wait_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--wait", type=float, default=None, metavar="S",
+                        help="while another process writes to --db, wait at most S seconds, then fail "
+                             "(default: wait until it is done; 0: fail at once)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="index_command", metavar="SUBCOMMAND", required=True)
     fmt = argparse.RawDescriptionHelpFormatter
@@ -49,6 +60,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="videos: 'keyframes' (one per shot) or 'fps:N' (N frames per second) (default: keyframes)")
     p.add_argument("--commit-every", type=int, default=64, metavar="N",
                    help="files written per database commit; a killed run loses at most this much work (default: 64)")
+    _wait_flag(p)
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="decode and embed on a Ray cluster (pip install 'kadr[ray]'): HOST:PORT of its head node, "
+                        "'auto', or no value for a Ray started on this machine; write it as --ray=ADDRESS or "
+                        "after the paths. Same rows, same resumability as without it")
+    from kadr._options import add_options
+    from kadr.index.ray_indexing import RayOptions
+
+    add_options(p, RayOptions, prefix="ray-")
     _common_flags(p)
     p = sub.add_parser("stats", help="rows, files, kinds, index state and size of a database", formatter_class=fmt,
                        description="What a database holds.\n\nexample:\n  kadr index stats --db photos.db")
@@ -59,6 +79,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                    "example:\n  kadr index remove photos/old/ --db photos.db")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to remove")
     add_db_arguments(p)
+    _wait_flag(p)
+    _common_flags(p)
+    p = sub.add_parser("check", help="find duplicate rows, damaged tables, a lost kadr_index.json; --repair fixes them",
+                       formatter_class=fmt,
+                       description="Check a database folder: kadr_index.json readable and in step with the tables,\n"
+                                   "every row of every table readable, no row id twice. Exit status 1 when something\n"
+                                   "is (left) wrong. --repair rebuilds kadr_index.json, restores the newest readable\n"
+                                   "version of a damaged table (rerun `kadr index add` afterwards) and removes\n"
+                                   "duplicate rows.\n\n"
+                                   "example:\n  kadr index check --db photos.db\n  kadr index check --repair --db photos.db")
+    p.add_argument("--db", required=True, metavar="DIR", help="database folder")
+    p.add_argument("--repair", action="store_true", help="fix what can be fixed")
+    _wait_flag(p)
     _common_flags(p)
 
 
@@ -69,22 +102,42 @@ def open_index(args: argparse.Namespace, *, create: bool = False):
 
 
 def run(args):
+    if getattr(args, "wait", None) is not None and args.wait < 0:
+        from kadr.errors import InputError
+
+        raise InputError(f"--wait is seconds >= 0, got {args.wait}")
     if args.index_command == "add":
+        ray_options = None
+        if args.ray is not None:
+            from kadr._options import options_from_args
+            from kadr.index.ray_indexing import RayOptions, connect
+
+            ray_options = options_from_args(RayOptions, args, prefix="ray-")
+            connect(args.ray, ray_options)  # before anything is created (and before lancedb is imported)
         idx = open_index(args, create=True)
-        rep = idx.add(args.paths, video_mode=args.video_mode, commit_every=args.commit_every)
+        rep = idx.add(args.paths, video_mode=args.video_mode, commit_every=args.commit_every, ray=args.ray,
+                      ray_options=ray_options, wait=args.wait)
         return {"command": "add", "db": str(idx.path), **rep.to_dict()}
     if args.index_command == "stats":
         return {"command": "stats", **open_index(args).stats()}
+    if args.index_command == "check":
+        from kadr.index.check import check_index
+
+        res = check_index(args.db, repair=args.repair, wait=args.wait)
+        args._exit_code = 0 if res["ok"] else 1
+        return {"command": "check", **res}
     idx = open_index(args)
-    return {"command": "remove", "db": str(idx.path), **idx.remove(args.paths)}
+    return {"command": "remove", "db": str(idx.path), **idx.remove(args.paths, wait=args.wait)}
 
 
 def render(result, args) -> None:
+    from kadr._checks import plural
+
     cmd = result["command"]
     if cmd == "add":
-        print(f"{result['db']} [{result['encoder']}]: {result['files']} files — {result['added']} added, "
+        print(f"{result['db']} [{result['encoder']}]: {plural(result['files'], 'file')} — {result['added']} added, "
               f"{result['replaced']} replaced, {result['unchanged']} unchanged, {len(result['failed'])} failed; "
-              f"{result['rows_written']} rows in {result['seconds']:.1f} s; ANN index: {result['ann_index']}")
+              f"{plural(result['rows_written'], 'row')} in {result['seconds']:.1f} s; ANN index: {result['ann_index']}")
         for f in result["failed"]:
             print(f"  failed: {f['path']}: {f['error']}")
     elif cmd == "stats":
@@ -92,10 +145,20 @@ def render(result, args) -> None:
         if not result["tables"]:
             print("  empty")
         for t in result["tables"]:
-            kinds = ", ".join(f"{v} {k}" for k, v in sorted(t["kinds"].items())) or "no rows"
-            print(f"  {t['encoder']} ({t['dim']}-d): {t['rows']} rows from {t['files']} files ({kinds}); "
-                  f"{t['videos']} videos; search: {t['search']}")
+            kinds = ", ".join(plural(v, k) for k, v in sorted(t["kinds"].items())) or "no rows"
+            print(f"  {t['encoder']} ({t['dim']}-d): {plural(t['rows'], 'row')} from {plural(t['files'], 'file')} "
+                  f"({kinds}); {plural(t['videos'], 'video')}; search: {t['search']}")
+    elif cmd == "check":
+        rows = ", ".join(f"{t['encoder']} {plural(t['rows'], 'row')}" for t in result["tables"]) or "no tables"
+        state = "ok" if not result["problems"] else ("repaired" if result["ok"] else "problems found")
+        print(f"{result['db']}: {state} ({rows})")
+        for p in result["problems"]:
+            where = f" [{p['table']}]" if p["table"] else ""
+            print(f"  {p['kind']}{where}: {p['detail']}" + (f" → {p['action']}" if p["action"] else ""))
+        if not result["ok"] and not result["repaired"]:
+            print(f"  fix with: kadr index check --repair --db {result['db']}")
     else:
-        print(f"{result['db']}: removed {result['files_removed']} files ({result['rows_removed']} rows)")
+        print(f"{result['db']}: removed {plural(result['files_removed'], 'file')} "
+              f"({plural(result['rows_removed'], 'row')})")
         for p in result["not_in_index"]:
             print(f"  not in the index: {p}")

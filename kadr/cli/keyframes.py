@@ -57,6 +57,14 @@ def load_shot_list(path: str):
 
 
 def run(args):
+    # a failed or interrupted run removes the output folder it created (never an existing one)
+    from kadr._checks import output_folder
+
+    with output_folder(args.output):
+        return _run(args)
+
+
+def _run(args):
     from kadr._checks import check_file
     from kadr._options import options_from_args
     from kadr.errors import InputError

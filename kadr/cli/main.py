@@ -61,7 +61,14 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):  #
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    warnings.showwarning = _show_warning  # before parsing: old flag spellings warn while parsed
+    # the warning display and filters are this call's only: catch_warnings restores them on
+    # return, so main() called from Python (tests, notebooks) leaves the caller's as they were
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning  # before parsing: old flag spellings warn while parsed
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_module", None):
@@ -87,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print_mapping(result)
             else:
                 print(result)
-        return 0
+        return int(getattr(args, "_exit_code", 0))
     except KadrError as exc:
         if debug:
             traceback.print_exc()
@@ -107,4 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    try:
+        rc = main()
+    except KeyboardInterrupt:  # Ctrl-C while the parser or a command module was still importing
+        print("kadr: interrupted", file=sys.stderr)
+        rc = 130
+    sys.exit(rc)

@@ -16,6 +16,14 @@ examples:
   kadr search --db photos.db --image query.jpg --k 5
   kadr search --db photos.db --frame clip.mp4@12s --where "kind = 'keyframe' AND video LIKE '%news%'"
   kadr search --db photos.db --image a.jpg --image b.jpg --min-score 0.6 --json
+  ls queries/*.jpg | kadr search --db photos.db --queries - --k 3
+
+--queries FILE (or - for stdin) runs many searches with one start-up (the model and the
+table are opened once): one query per line, an image path, a frame (clip.mp4@12s) or
+`text: a red car`; or a JSON object {"image"|"text"|"frame": ..., "k": 5, "where": "..."}.
+Blank lines and lines starting with # are skipped. Out: one JSON line per query, as soon as
+it is answered: {"query": ..., "hits": [...]} or {"query": ..., "error": "..."} (the batch
+goes on; the exit status is 1 if any query failed).
 """
 
 
@@ -28,6 +36,8 @@ def add_arguments(parser) -> None:
     q.add_argument("--text", action="append", default=[], metavar="TEXT", help="text query (text-capable encoders only)")
     q.add_argument("--frame", action="append", default=[], metavar="VIDEO@TIME",
                    help="a video frame: clip.mp4@12s (time) or clip.mp4@#300 (frame index)")
+    q.add_argument("--queries", default=None, metavar="FILE",
+                   help="many queries, one per line (- = stdin); JSON lines out (see above)")
     from kadr.cli._common import add_k_argument
 
     add_k_argument(parser, default=10, what="number of hits")
@@ -42,13 +52,77 @@ def run(args):
     from kadr.cli.index import open_index
     from kadr.errors import InputError
 
+    if args.queries is not None:
+        if args.image or args.text or args.frame:
+            raise InputError("--queries replaces --image/--text/--frame; give one or the other")
+        return _batch(args)
     if not (args.image or args.text or args.frame):
-        raise InputError("give a query: --image IMG, --text \"...\" or --frame clip.mp4@12s")
+        raise InputError("give a query: --image IMG, --text \"...\" or --frame clip.mp4@12s (or --queries FILE)")
     idx = open_index(args)
     hits = idx.search(images=args.image, text=args.text, frame=args.frame, k=args.k, where=args.where,
                       min_score=args.min_score, combine=args.combine)
     return {"db": str(idx.path), "encoder": idx.encoder_name, "metric": "cosine", "k": args.k,
             "queries": {"images": args.image, "texts": args.text, "frames": args.frame}, "hits": hits}
+
+
+def parse_query(line: str) -> dict:
+    """One ``--queries`` line → keyword arguments of :meth:`kadr.index.Index.search`."""
+    import json
+
+    from kadr.errors import InputError
+
+    s = line.strip()
+    if s.startswith("{"):
+        try:
+            q = json.loads(s)
+        except ValueError as exc:
+            raise InputError(f"bad JSON query: {exc}") from None
+        unknown = set(q) - {"image", "text", "frame", "k", "where", "min_score", "combine"}
+        if unknown or not isinstance(q, dict):
+            raise InputError(f"unknown query keys {sorted(unknown)}; use image, text, frame, k, where, min_score, combine")
+        if not any(q.get(key) for key in ("image", "text", "frame")):
+            raise InputError("a JSON query needs image, text or frame")
+        return q
+    if s.lower().startswith("text:"):
+        return {"text": s[5:].strip()}
+    from pathlib import Path
+
+    from kadr.io.timecode import split_frame_ref
+
+    if not Path(s).exists() and split_frame_ref(s) is not None:
+        return {"frame": s}
+    return {"image": s}
+
+
+def _batch(args):
+    import sys
+
+    from kadr.cli._output import print_json_line
+    from kadr.cli.index import open_index
+    from kadr.errors import KadrError
+
+    stream = sys.stdin if args.queries == "-" else None
+    if stream is None:
+        from kadr._checks import check_file
+
+        stream = open(check_file(args.queries, what="queries file"), encoding="utf-8", errors="surrogateescape")
+    idx = open_index(args)
+    failed = 0
+    with stream:
+        for line in stream:
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            query = line.strip()
+            try:
+                q = parse_query(query)
+                kw = {"k": args.k, "where": args.where, "min_score": args.min_score, "combine": args.combine, **q}
+                hits = idx.search(**kw)
+                print_json_line({"query": query, "hits": hits})
+            except KadrError as exc:  # one bad query does not end the batch
+                failed += 1
+                print_json_line({"query": query, "error": str(exc)})
+    args._exit_code = 1 if failed else 0
+    return None
 
 
 def render(result, args) -> None:

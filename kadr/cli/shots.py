@@ -99,7 +99,9 @@ def run(args):
         log(f"wrote {fmt.upper()} to {path}")
     if args.split and sl.shots:
         paths = split_video(sl, args.split, mode=args.split_mode, ffmpeg=args.ffmpeg)
-        log(f"wrote {len(paths)} files to {args.split} ({args.split_mode})")
+        from kadr._checks import plural
+
+        log(f"wrote {plural(len(paths), 'file')} to {args.split} ({args.split_mode})")
     result = sl.to_dict()
     if det.decode is not None and (det.decode.corrupt_packets or det.decode.lost):
         log(f"{det.decode.corrupt_packets} corrupt packets skipped, {det.decode.lost} frames lost")

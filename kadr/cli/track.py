@@ -50,13 +50,15 @@ def boundaries(path: str, args) -> tuple[set[int], str]:
 def run(args):
     import numpy as np
 
-    from kadr._checks import check_file
+    from kadr._checks import atomic_path, check_file, check_output_file
     from kadr._progress import track
     from kadr.errors import InputError
     from kadr.geometry.tracking import Tracker, TrackOptions, check_box_in_frame, parse_box
     from kadr.io.video import FALLBACK_FPS, VideoReader
 
     check_file(args.video, what="video")
+    if args.draw:
+        check_output_file(args.draw, what="--draw video")  # before tracking, not after it
     box = parse_box(args.box)
     options = options_from_args(TrackOptions, args)
     if args.start < 0 or (args.end is not None and args.end <= args.start):
@@ -99,7 +101,9 @@ def run(args):
     if writer_frames:
         from kadr.io.synthetic import write_video
 
-        out["draw"] = str(write_video(writer_frames, args.draw, fps=fps))
+        with atomic_path(args.draw) as tmp:
+            write_video(writer_frames, tmp, fps=fps)
+        out["draw"] = str(args.draw)
     return out
 
 

@@ -67,6 +67,9 @@ def pairwise_cosine(a: np.ndarray, b: np.ndarray, names: tuple[str, str] = ("a",
     :func:`kadr.metrics.functional.cosine_similarity`."""
     a2, b2 = np.atleast_2d(np.asarray(a, np.float32)), np.atleast_2d(np.asarray(b, np.float32))
     check_same_dim(a2, b2, names)
+    for v, n in zip((a2, b2), names):
+        if not np.isfinite(v).all():
+            raise InputError(f"embeddings {n} contain NaN or infinite values; check the encoder's input")
     return l2_normalise(a2) @ l2_normalise(b2).T
 
 

@@ -23,13 +23,10 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from kadr._compat import renamed_kwarg
-from kadr.errors import DecodeError, InputError, KadrWarning, SourceNotFoundError
+from kadr.errors import DecodeError, InputError, KadrWarning
 from kadr.features.base import Encoder, batched, l2_normalise
-from kadr.io.images import IMAGE_EXTENSIONS, SkippedFile, load_image
-
-#: Extensions treated as video when walking folders (files given directly are probed by extension too).
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".mts", ".wmv",
-                    ".flv", ".3gp", ".y4m")
+from kadr.io.files import MEDIA_EXTENSIONS, VIDEO_EXTENSIONS, is_video, walk_files
+from kadr.io.images import SkippedFile, load_image
 
 
 @dataclass(frozen=True)
@@ -44,24 +41,14 @@ class MediaItem:
         return {"source": self.source, "frame": self.frame, "time": self.time}
 
 
-def is_video(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_EXTENSIONS
-
-
 def media_files(paths: Iterable[str | os.PathLike], *, recursive: bool = True) -> Iterator[Path]:
     """Files to embed: files given directly, folders walked (sorted) for image and video files."""
-    exts = {e.lower() for e in IMAGE_EXTENSIONS} | set(VIDEO_EXTENSIONS)
-    for p in map(Path, paths):
-        if p.is_dir():
-            it = p.rglob("*") if recursive else p.glob("*")
-            for f in sorted(it):
-                if f.is_file() and f.suffix.lower() in exts and \
-                        not any(part.startswith(".") for part in f.relative_to(p).parts):
-                    yield f
-        elif p.exists():
-            yield p
-        else:
-            raise SourceNotFoundError(f"not found: {str(p)!r}; check the path")
+    return walk_files(paths, MEDIA_EXTENSIONS, recursive=recursive)
+
+
+#: Images larger than twice this (px, longest side) are decoded at reduced size for embedding;
+#: at least this many pixels remain, above every encoder's input (224-518 px).
+IMAGE_MAX_SIDE = 1024
 
 
 def iter_media(paths: Iterable[str | os.PathLike], *, fps: float | None = None, recursive: bool = True,
@@ -81,7 +68,8 @@ def iter_media(paths: Iterable[str | os.PathLike], *, fps: float | None = None, 
                     for f in reader:
                         yield MediaItem(str(path), int(f.index), round(float(f.time), 6)), f.image
             else:
-                yield MediaItem(str(path)), load_image(path)
+                # encoders take <= 518 px (dinov2); a huge photo is decoded at reduced size
+                yield MediaItem(str(path)), load_image(path, max_side=IMAGE_MAX_SIDE)
         except (DecodeError, InputError) as exc:
             if skipped is not None:
                 skipped.append(SkippedFile(str(path), str(exc)))

@@ -21,6 +21,7 @@ import abc
 import hashlib
 import os
 import tempfile
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,8 +64,27 @@ def onnxruntime_available() -> bool:
     return True
 
 
+_THREADS = threading.local()
+
+
+def use_torch_threads(n: int) -> None:
+    """Set torch's intra-op thread count to ``n`` once for the calling thread (0: leave torch's
+    default). The setting is process-wide state (per thread under OpenMP); changing it around
+    every call, as the runner used to, resized the pool each batch and raced with other threads
+    doing the same. The one place kadr sets it: TorchRunner and the TransNetV2 worker call this."""
+    n = int(n)
+    if not n or getattr(_THREADS, "n", None) == n:
+        return
+    import torch
+
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    _THREADS.n = n
+
+
 class TorchRunner:
-    """Run a module on numpy batches in inference mode; returns a list of float32 arrays."""
+    """Run a module on numpy batches in inference mode; returns a list of float32 arrays.
+    ``threads``: torch intra-op threads, set once (:func:`use_torch_threads`); 0 = torch's default."""
 
     name = "torch"
 
@@ -77,15 +97,9 @@ class TorchRunner:
 
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
         torch = self._torch
-        before = torch.get_num_threads()
-        if self._threads and self._threads != before:  # per call: other torch users keep their setting
-            torch.set_num_threads(self._threads)
-        try:
-            with torch.inference_mode():
-                out = self._module(torch.from_numpy(np.ascontiguousarray(batch)))
-        finally:
-            if torch.get_num_threads() != before:
-                torch.set_num_threads(before)
+        use_torch_threads(self._threads)
+        with torch.inference_mode():
+            out = self._module(torch.from_numpy(np.ascontiguousarray(batch)))
         if isinstance(out, torch.Tensor):
             out = (out,)
         return [o.float().numpy() for o in out]
@@ -97,22 +111,12 @@ class OnnxRunner:
     name = "onnx"
 
     def __init__(self, path: str | os.PathLike, threads: int = 0):
+        from kadr._onnx import onnx_session
+
         try:
-            import onnxruntime as ort
-        except ImportError:
-            raise missing_backend("onnxruntime") from None
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = int(threads) if threads else _default_threads()
-        so.inter_op_num_threads = 1
-        # no busy-waiting between ops: the CPU is shared with decoder threads (and other processes);
-        # spinning threads halved the batch-1 speed on a loaded 2-core machine (benchmarks/encoders.py)
-        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        so.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelLoadError(f"onnxruntime cannot load {str(path)!r}: {exc}; delete the file and export again "
-                                 "(kadr export-onnx MODEL OUT.onnx)") from None
+            self._session = onnx_session(path, threads=int(threads) if threads else _default_threads())
+        except ModelLoadError as exc:
+            raise ModelLoadError(f"{exc}; delete the file and export again (kadr export-onnx ENCODER OUT.onnx)") from None
         self._input = self._session.get_inputs()[0].name
         self.path = Path(path)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from kadr.errors import ModelLoadError, missing_backend
+from kadr.errors import ModelLoadError
 
 
 class LocalModel:
@@ -44,14 +44,9 @@ class LocalModel:
             except Exception as exc:  # noqa: BLE001 - any failure here means a bad model file
                 raise ModelLoadError(f"cannot load the {what} {pt2 if pt2.exists() else pt}: {exc}") from None
         elif onnx.exists():
-            try:
-                import onnxruntime as ort
-            except ImportError:
-                raise missing_backend("onnxruntime") from None
-            try:
-                self._onnx = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
-            except Exception as exc:  # noqa: BLE001
-                raise ModelLoadError(f"cannot load ONNX {what} {onnx}: {exc}") from None
+            from kadr._onnx import onnx_session
+
+            self._onnx = onnx_session(onnx, what=what)
         else:
             raise ModelLoadError(f"{str(self.folder)!r} holds no model.pt2 (torch.export), model.pt (TorchScript) "
                                  "or model.onnx")

@@ -12,7 +12,9 @@ from kadr.errors import InputError
 from kadr.features.base import Encoder, l2_normalise
 from kadr.features import DEFAULT as DEFAULT_ENCODER, resolve_encoder
 from kadr.index.indexing import AddReport, add_files
+from kadr.index.schema import source_text
 from kadr.index.store import Hit, Store, StoreOptions
+from kadr.io.video import load_frame_ref
 
 #: How several query vectors (images, text, frames) are combined into one.
 COMBINE_MODES = ("mean", "max")
@@ -53,24 +55,41 @@ class Index:
 
     # ---- writing ---------------------------------------------------------------------------
     def add(self, paths: str | os.PathLike | Iterable[str | os.PathLike], *, video_mode: str = "keyframes",
-            commit_every: int = 64, progress: bool | None = None) -> AddReport:
+            commit_every: int = 64, progress: bool | None = None, ray: str | None = None,
+            ray_options: Any = None, wait: float | None = None) -> AddReport:
         """Index image/video files and folders. Unchanged files are skipped, changed ones
-        replaced, unreadable ones listed in ``report.failed``."""
+        replaced, unreadable ones listed in ``report.failed``. One writer at a time: another
+        one's run is waited for (``wait`` seconds at most; ``None`` = as long as it takes).
+
+        ``ray``: run on a Ray cluster instead (its address ``HOST:PORT``, ``auto``, or
+        ``local`` for a Ray started here; :mod:`kadr.index.ray_indexing`, options in
+        :class:`~kadr.index.ray_indexing.RayOptions`). Same rows, same resumability."""
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
-        return add_files(self.store, self.encoder, list(paths), video_mode=video_mode,
-                         commit_every=commit_every, progress=progress)
+        if ray is not None:
+            from kadr.index.ray_indexing import add_files_ray
 
-    def remove(self, paths: str | os.PathLike | Iterable[str | os.PathLike]) -> dict[str, Any]:
+            with self.store.writing(timeout=wait):
+                return add_files_ray(self.store, self.encoder, list(paths), address=ray, video_mode=video_mode,
+                                     options=ray_options, progress=progress)
+        return add_files(self.store, self.encoder, list(paths), video_mode=video_mode,
+                         commit_every=commit_every, progress=progress, wait=wait)
+
+    def remove(self, paths: str | os.PathLike | Iterable[str | os.PathLike], *,
+               wait: float | None = None) -> dict[str, Any]:
         """Delete the rows of files, or of every file under folders (the files need not exist)."""
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
         self._check_table()
+        with self.store.writing(timeout=wait):
+            return self._remove_locked(paths)
+
+    def _remove_locked(self, paths) -> dict[str, Any]:
         sources = self.store.file_states(self.encoder_name)
         doomed: list[str] = []
         unmatched: list[str] = []
         for raw in paths:
-            p = str(Path(raw).expanduser().resolve())
+            p = source_text(Path(raw).expanduser().resolve())
             hit = [s for s in sources if s == p or s.startswith(p.rstrip(os.sep) + os.sep)]
             (doomed.extend(hit) if hit else unmatched.append(str(raw)))
         rows = self.store.delete_sources(self.encoder_name, doomed) if doomed else 0
@@ -94,11 +113,13 @@ class Index:
                     st = t.index_stats(ix.name)
                     ann = {"type": str(getattr(ix, "index_type", "")), "indexed_rows": int(st.num_indexed_rows),
                            "unindexed_rows": int(st.num_unindexed_rows), **self.store.ann_params(at.num_rows, int(info["dim"]))}
+            side = self.store.sidecar_info(enc)
             out["tables"].append({
                 "encoder": enc, "table": info["table"], "dim": int(info["dim"]), "rows": at.num_rows,
                 "files": len(set(at.column("source").to_pylist())),
                 "videos": len({v for v in at.column("video").to_pylist() if v}), "kinds": kinds,
-                "search": "ann (IVF-SQ)" if ann else "exact", "ann_index": ann, "version": int(t.version),
+                "search": ("ann (IVF-SQ, FAISS sidecar)" if side else "ann (IVF-SQ)") if ann else "exact",
+                "ann_index": ann, "faiss_sidecar": side, "version": int(t.version),
             })
         out["disk_bytes"] = sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
         return out
@@ -136,7 +157,10 @@ class Index:
         frames = [frame] if isinstance(frame, str) else list(frame or [])
         if vector is not None:
             self._check_table()
-            q = l2_normalise(np.atleast_2d(np.asarray(vector, np.float32)))
+            q = np.atleast_2d(np.asarray(vector, np.float32))
+            if not np.isfinite(q).all() or not np.any(q, axis=-1).all():
+                raise InputError("the query vector holds NaN/inf or is all zeros; give a finite, non-zero vector")
+            q = l2_normalise(q)
         else:
             q = self.embed_queries(imgs, texts=texts, frames=frames)
         if combine == "mean" or len(q) == 1:
@@ -166,15 +190,3 @@ def _load_query_image(x: Any) -> np.ndarray:
     return load_image(x)
 
 
-def load_frame_ref(ref: str) -> np.ndarray:
-    """The RGB frame of ``clip.mp4@12.5s`` (time) or ``clip.mp4@#300`` (frame index)."""
-    from kadr.io.timecode import split_frame_ref
-    from kadr.io.video import VideoReader
-
-    parts = split_frame_ref(ref)
-    if parts is None:
-        raise InputError(f"bad frame reference {ref!r}; use clip.mp4@12s (time) or clip.mp4@#300 (frame index)")
-    path, what, value = parts
-    with VideoReader(path) as r:
-        f = r.read(time=value) if what == "time" else r.read(frame=int(value))
-        return f.image

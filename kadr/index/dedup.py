@@ -45,11 +45,19 @@ class DedupOptions:
     same_source: bool = opt(False, "also pair rows of the same file (frames of one video)")
     skip_content_free: bool = opt(True, "leave solid, near-uniform and title-card frames out of the groups "
                                         "(their pixels are read back from the files)")
+    method: str = opt("auto", "candidate pairs: 'exact' (every pair, O(n^2)), 'ann' (FAISS IVF on PCA-reduced "
+                              "vectors, kadr/index/dedup_ann.py), 'auto' (exact up to exact_max_rows rows)",
+                      choices=("auto", "exact", "ann"))
+    exact_max_rows: int = opt(50_000, "auto: tables up to this many rows are compared pair by pair")
 
     def __post_init__(self) -> None:
         check_range(self.near_cosine, "near_cosine", -1.0, 1.0)
         check_range(self.similar_cosine, "similar_cosine", -1.0, 1.0)
         check_range(self.max_hamming, "max_hamming", 0, 64)
+        if self.method not in ("auto", "exact", "ann"):
+            from kadr.errors import InputError
+
+            raise InputError(f"unknown dedup method {self.method!r}; choose auto, exact or ann")
         if self.similar_cosine > self.near_cosine:
             from kadr.errors import InputError
 
@@ -108,11 +116,25 @@ def candidate_pairs(vectors: np.ndarray, min_cosine: float, *, chunk: int = 1024
     return np.concatenate(I), np.concatenate(J), np.concatenate(S)
 
 
+def find_pairs(vectors: np.ndarray, min_cosine: float, options: DedupOptions,
+               progress: bool | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate pairs by the configured method (exact pass or the ANN index)."""
+    method = options.method
+    if method == "auto":
+        method = "exact" if len(vectors) <= options.exact_max_rows else "ann"
+    if method == "exact":
+        return candidate_pairs(vectors, min_cosine)
+    from kadr.index.dedup_ann import ann_candidate_pairs
+
+    return ann_candidate_pairs(vectors, min_cosine, progress=progress)
+
+
 def classify_pairs(vectors: np.ndarray, phashes: np.ndarray, hashes: list[str | None], sources: list[str],
-                   options: DedupOptions) -> tuple[list[tuple[int, int, float, int, bool]], list[tuple[int, int, float, int]]]:
+                   options: DedupOptions, progress: bool | None = None
+                   ) -> tuple[list[tuple[int, int, float, int, bool]], list[tuple[int, int, float, int]]]:
     """(duplicate pairs (i, j, cos, hamming, exact), similar pairs (i, j, cos, hamming))."""
     o = options
-    i, j, s = candidate_pairs(vectors, min(o.similar_cosine, o.near_cosine))
+    i, j, s = find_pairs(vectors, min(o.similar_cosine, o.near_cosine), o, progress)
     dups, sims = [], []
     by_hash: dict[str, list[int]] = {}
     for idx, h in enumerate(hashes):
@@ -175,21 +197,35 @@ def content_free_rows(meta: list[dict[str, Any]], rows: list[int]) -> dict[int, 
     return out
 
 
-def find_duplicates(store, encoder: str, *, where: str | None = None, options: DedupOptions | None = None) -> dict[str, Any]:
-    """Duplicate and similar groups among the rows of ``encoder``'s table (matching ``where``)."""
+def find_duplicates(store, encoder: str, *, where: str | None = None, options: DedupOptions | None = None,
+                    progress: bool | None = None) -> dict[str, Any]:
+    """Duplicate and similar groups among the rows of ``encoder``'s table (matching ``where``).
+
+    Memory: the vectors once as one (n, D) float32 array (read batch by batch), the small
+    columns as Arrow; per-row dicts only for the rows that end up in a group."""
     o = options or DedupOptions()
-    cols = ["id", "source", "kind", "frame_index", "time", "content_hash", "phash", "vector"]
+    cols = ["id", "source", "kind", "frame_index", "time", "content_hash", "phash"]
     at = store.rows(encoder, where=where, columns=cols)
     n = at.num_rows
     out: dict[str, Any] = {"rows": n, "encoder": encoder, "metric": "cosine", "thresholds": asdict(o),
                            "duplicates": [], "similar": []}
     if n < 2:
         return out
-    vec = np.asarray(at.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False),
-                     np.float32).reshape(n, -1)
+    vec = _vectors(store, encoder, where, n)
     ph = np.asarray(at.column("phash").fill_null(0).to_numpy(), np.int64)
-    meta = at.select(["id", "source", "kind", "frame_index", "time"]).to_pylist()
-    dups, sims = classify_pairs(vec, ph, at.column("content_hash").to_pylist(), [m["source"] for m in meta], o)
+    sources = at.column("source").to_pylist()
+    dups, sims = classify_pairs(vec, ph, at.column("content_hash").to_pylist(), sources, o, progress)
+    del vec
+    small = at.select(["id", "source", "kind", "frame_index", "time"])
+    meta_cache: dict[int, dict[str, Any]] = {}
+
+    class _Meta:
+        def __getitem__(self, x: int) -> dict[str, Any]:
+            if x not in meta_cache:
+                meta_cache[x] = small.slice(x, 1).to_pylist()[0]
+            return meta_cache[x]
+
+    meta = _Meta()
     if o.skip_content_free:
         free = content_free_rows(meta, sorted({x for p in dups + sims for x in p[:2]}))
         dups = [p for p in dups if p[0] not in free and p[1] not in free]
@@ -202,10 +238,12 @@ def find_duplicates(store, encoder: str, *, where: str | None = None, options: D
         for p in pairs:
             uf.union(p[0], p[1])
             members.update(p[:2])
+        by_root: dict[int, list] = {}
+        for p in pairs:  # pairs of each group, in one pass (not one scan per group)
+            by_root.setdefault(uf.find(p[0]), []).append(p)
         groups = []
         for g in uf.groups(members):
-            gs = set(g)
-            inside = [p for p in pairs if p[0] in gs]
+            inside = by_root[uf.find(g[0])]
             groups.append(Group(kind, [meta[x] for x in g], round(min(p[2] for p in inside), 6),
                                 int(max(p[3] for p in inside)), exact=kind == "duplicate" and all(p[4] for p in inside)))
         return groups, uf
@@ -215,4 +253,26 @@ def find_duplicates(store, encoder: str, *, where: str | None = None, options: D
     sgroups, _ = build("similar", sims)
     out["duplicates"] = sorted(dgroups, key=lambda g: (-len(g.items), g.items[0]["source"]))
     out["similar"] = sorted(sgroups, key=lambda g: (-len(g.items), g.items[0]["source"]))
+    return out
+
+
+def _vectors(store, encoder: str, where: str | None, n: int) -> np.ndarray:
+    """(n, D) float32 vectors of the rows matching ``where``, in the order of ``store.rows``."""
+    t = store.table(encoder)
+    q = t.search().select(["vector"])
+    if where:
+        q = q.where(where)
+    out = None
+    at = 0
+    for b in q.limit(None).to_batches(65_536):
+        m = b.num_rows
+        flat = b.column("vector").flatten().to_numpy(zero_copy_only=False)
+        if out is None:
+            out = np.empty((n, len(flat) // max(1, m)), np.float32)
+        out[at:at + m] = flat.reshape(m, -1)
+        at += m
+    if out is None or at != n:
+        from kadr.errors import InputError
+
+        raise InputError("the table changed while dedup read it; run it again")
     return out

@@ -26,19 +26,13 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from kadr.errors import DecodeError, InputError, KadrError, KadrWarning, SourceNotFoundError
-from kadr.io.images import IMAGE_EXTENSIONS
-from kadr.index.schema import content_hash, file_facts, phash64, row_id
+from kadr.errors import DecodeError, InputError, KadrError, KadrWarning
+from kadr.index.schema import content_hash, file_facts, phash64, row_id, source_text
+from kadr.io.files import MEDIA_EXTENSIONS, is_video, walk_files
 
-#: Extensions (lower case) indexed as videos; everything else is read as an image.
-VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".ts", ".mts", ".mpg",
-                                     ".mpeg", ".wmv", ".flv", ".3gp", ".ogv")
-
-#: Longest side (px) of video frames handed to the encoder (encoders resize to their input anyway).
+#: Longest side (px) of video frames (and, at least, of images) handed to the encoder (encoders
+#: resize to their input anyway).
 VIDEO_FRAME_SIZE = 448
-
-#: Sampling rate used for ``--video-mode keyframes`` while no shot detector is installed.
-FALLBACK_FPS = 1.0
 
 
 @dataclass
@@ -77,26 +71,12 @@ def parse_video_mode(mode: str) -> tuple[str, float | None]:
     raise InputError(f"bad --video-mode {mode!r}; use 'keyframes' or 'fps:N' (e.g. fps:1 for one frame a second)")
 
 
-def is_video(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_EXTENSIONS
-
-
 def collect_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
     """Absolute, de-duplicated files: given files as they are, folders walked recursively
     (sorted) for image and video extensions; hidden files and folders skipped."""
-    exts = set(IMAGE_EXTENSIONS) | set(VIDEO_EXTENSIONS)
     out: dict[str, Path] = {}
-    for raw in paths:
-        p = Path(raw).expanduser()
-        if p.is_dir():
-            for f in sorted(p.rglob("*")):
-                rel = f.relative_to(p).parts
-                if f.is_file() and f.suffix.lower() in exts and not any(s.startswith(".") for s in rel):
-                    out.setdefault(str(f.resolve()), f.resolve())
-        elif p.exists():
-            out.setdefault(str(p.resolve()), p.resolve())
-        else:
-            raise SourceNotFoundError(f"not found: {str(p)!r}; check the path")
+    for f in walk_files(paths, MEDIA_EXTENSIONS):
+        out.setdefault(str(f.resolve()), f.resolve())
     return list(out.values())
 
 
@@ -128,10 +108,9 @@ def video_items(path: Path, mode: str, fps: float | None) -> list[_Item]:
     from kadr.io.video import Sampling, VideoReader
 
     if mode == "keyframes":
-        kf = _shot_keyframes(path)
-        if kf is not None:
-            return kf
-        fps = FALLBACK_FPS
+        from kadr.index._video import keyframe_items
+
+        return keyframe_items(path, _Item, VIDEO_FRAME_SIZE)
     items = []
     with VideoReader(path, analysis_size=VIDEO_FRAME_SIZE, sampling=Sampling(fps=fps)) as r:
         for f in r:
@@ -141,18 +120,16 @@ def video_items(path: Path, mode: str, fps: float | None) -> list[_Item]:
     return items
 
 
-def _shot_keyframes(path: Path) -> list[_Item] | None:
-    """Keyframes from the shot detector (kadr.video.shots / keyframes); None if not installed."""
-    try:
-        from kadr.index._video import keyframe_items
-    except ImportError:  # the shots layer is not installed
-        return None
-    return keyframe_items(path, _Item, VIDEO_FRAME_SIZE)
+def _decoder_errors() -> tuple[type[BaseException], ...]:
+    """What FFmpeg (PyAV) and the image libraries raise on a damaged or hostile file."""
+    import av
+
+    return (OSError, av.error.FFmpegError, EOFError, MemoryError)
 
 
 def prepare(path: Path, states: dict[str, tuple[int, int, str]], video_mode: tuple[str, float | None]) -> _Prepared:
     """Stat, hash and decode one file (runs in a worker thread, ahead of the encoder)."""
-    src = str(path)
+    src = source_text(path)
     try:
         facts = file_facts(path)
     except OSError as exc:
@@ -170,14 +147,17 @@ def prepare(path: Path, states: dict[str, tuple[int, int, str]], video_mode: tup
         if is_video(path):
             items = video_items(path, *video_mode)
         else:
-            from kadr.io.images import load_image
+            from kadr.io.images import read_image
 
-            img = load_image(path)
-            items = [_Item("image", img, img.shape[1], img.shape[0])]
+            # the encoder sees at most VIDEO_FRAME_SIZE px: a 12000² photo decodes at reduced size
+            img, info = read_image(path, max_side=VIDEO_FRAME_SIZE)
+            width, height = info.original_size or (img.shape[1], img.shape[0])
+            items = [_Item("image", img, width, height)]
     except KadrError as exc:
         return _Prepared(path, facts, hash=h, error=str(exc))
-    except Exception as exc:  # a decoder library failing on a hostile file: skip it, list it
+    except _decoder_errors() as exc:  # a decoder library failing on a hostile file: skip it, list it
         return _Prepared(path, facts, hash=h, error=f"{type(exc).__name__}: {exc}")
+    # anything else is a bug of kadr's and propagates: it must not be reported as a bad file
     return _Prepared(path, facts, hash=h, items=items)
 
 
@@ -195,15 +175,25 @@ def _prefetch(fn, items: list, depth: int) -> Iterator:
 
 
 def add_files(store, encoder, paths: Iterable[str | os.PathLike], *, video_mode: str = "keyframes",
-              commit_every: int = 64, progress: bool | None = None, maintain: bool = True) -> AddReport:
-    """Index ``paths`` (files and folders) into ``store`` with ``encoder``. See the module doc."""
-    from kadr._progress import track
+              commit_every: int = 64, progress: bool | None = None, maintain: bool = True,
+              wait: float | None = None) -> AddReport:
+    """Index ``paths`` (files and folders) into ``store`` with ``encoder``. See the module doc.
 
+    The folder's write lock is held throughout: a concurrent writer waits, or after ``wait``
+    seconds (``None``: as long as it takes) fails with :class:`~kadr.errors.IndexBusyError`."""
     t0 = time.perf_counter()
     mode = parse_video_mode(video_mode)
     if int(commit_every) < 1:
         raise InputError(f"commit_every must be >= 1, got {commit_every}")
     files = collect_files(paths)
+    with store.writing(timeout=wait):
+        return _add_locked(store, encoder, files, mode, int(commit_every), progress, maintain, t0)
+
+
+def _add_locked(store, encoder, files: list[Path], mode, commit_every: int, progress, maintain: bool,
+                t0: float) -> AddReport:
+    from kadr._progress import track
+
     rep = AddReport(files=len(files), encoder=encoder.name)
     try:
         states = store.file_states(encoder.name) if encoder.name in store.encoders() else {}
@@ -219,9 +209,10 @@ def add_files(store, encoder, paths: Iterable[str | os.PathLike], *, video_mode:
         if not batch:
             return
         rows = _rows(batch, encoder)
-        store.replace_sources(encoder.name, encoder.dim, [str(p.path) for p in batch], rows)
+        store.replace_sources(encoder.name, encoder.dim, [source_text(p.path) for p in batch], rows)
         for p in batch:
-            (rep.replaced if str(p.path) in states else rep.added).append(str(p.path))
+            src = source_text(p.path)
+            (rep.replaced if src in states else rep.added).append(src)
         rep.rows_written += len(rows)
         batch, n_items = [], 0
 
@@ -231,8 +222,8 @@ def add_files(store, encoder, paths: Iterable[str | os.PathLike], *, video_mode:
             rep.unchanged += 1
             continue
         if p.error is not None:
-            rep.failed.append({"path": str(p.path), "error": p.error})
-            warnings.warn(f"skipped {p.path}: {p.error}", KadrWarning, stacklevel=2)
+            rep.failed.append({"path": source_text(p.path), "error": p.error})
+            warnings.warn(f"skipped {source_text(p.path)}: {p.error}", KadrWarning, stacklevel=2)
             continue
         batch.append(p)
         n_items += len(p.items or [])
@@ -255,9 +246,9 @@ def _rows(batch: list[_Prepared], encoder) -> list[dict[str, Any]]:
     now = datetime.now(timezone.utc)
     rows = []
     for (p, it), v in zip(items, vecs):
-        src = str(p.path)
+        src = source_text(p.path)
         rows.append({
-            "id": row_id(src, it.kind, it.frame_index), "source": src, "kind": it.kind,
+            "id": row_id(p.path, it.kind, it.frame_index), "source": src, "kind": it.kind,
             "video": src if it.kind != "image" else None, "frame_index": it.frame_index, "time": it.time,
             "shot_index": it.shot_index, "width": int(it.width), "height": int(it.height),
             "file_size": p.facts["file_size"], "file_mtime_ns": p.facts["file_mtime_ns"], "content_hash": p.hash,

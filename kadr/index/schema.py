@@ -76,9 +76,31 @@ def table_name(encoder_name: str) -> str:
     return "emb_" + safe
 
 
-def row_id(source: str, kind: str, frame_index: int | None) -> str:
-    key = f"{source}\x00{kind}\x00{'' if frame_index is None else frame_index}"
-    return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+def row_id(source: str | os.PathLike, kind: str, frame_index: int | None) -> str:
+    """blake2b-96 of the file name's bytes (``os.fsencode``: any name the OS allows, UTF-8 or
+    not), kind and frame index. For UTF-8 names the bytes are those of the string, so ids of
+    existing tables do not change."""
+    key = os.fsencode(source) + f"\x00{kind}\x00{'' if frame_index is None else frame_index}".encode()
+    return hashlib.blake2b(key, digest_size=12).hexdigest()
+
+
+_ESCAPED_BYTE = re.compile(rb"\\x([0-9a-f]{2})")
+
+
+def source_text(path: str | os.PathLike) -> str:
+    """The ``source`` column value of a file path. Arrow strings must be UTF-8, so a name that is
+    not (``b'caf\\xe9.jpg'`` from a Latin-1 camera, read by Python as ``'caf\\udce9.jpg'``) keeps
+    its valid parts and writes each undecodable byte as the four characters ``\\xNN``.
+    Valid UTF-8 names are stored unchanged. :func:`source_path` reverses it."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def source_path(text: str) -> str:
+    """The file-system path of a ``source`` value (inverse of :func:`source_text`): ``\\xNN``
+    sequences become the bytes they stand for, unless a file of the literal name exists."""
+    if "\\x" not in text or os.path.exists(text):
+        return text
+    return os.fsdecode(_ESCAPED_BYTE.sub(lambda m: bytes([int(m.group(1), 16)]), text.encode("utf-8")))
 
 
 def content_hash(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:

@@ -17,9 +17,12 @@ Search strategy (measured in ``benchmarks/results/search.md``):
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -27,11 +30,16 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from kadr._options import opt
-from kadr.errors import InputError, KadrWarning, OutputError, SourceNotFoundError, missing_backend
+from kadr.errors import (IndexDamagedError, InputError, KadrError, KadrWarning, OutputError, SourceNotFoundError,
+                         missing_backend)
 from kadr.index.schema import META_COLUMNS, arrow_schema, table_name
 
 #: Side file in the database folder: encoder name, dim and index training facts per table.
 META_FILE = "kadr_index.json"
+
+
+#: ANN engines of :class:`StoreOptions` (``engine``).
+ENGINES = ("auto", "faiss", "lance")
 
 
 @dataclass
@@ -42,6 +50,13 @@ class StoreOptions:
     nprobes: int = opt(32, "IVF partitions probed per ANN query")
     refine_factor: int = opt(10, "ANN candidates re-ranked on full vectors: k × this")
     retrain_growth: float = opt(2.0, "retrain the ANN index when the table has grown this many times since training")
+    engine: str = opt("auto", "ANN engine above exact_max_rows: 'faiss' (a FAISS IVF-SQ sidecar beside the table, "
+                              "kadr/index/faiss_sidecar.py), 'lance' (LanceDB's own IVF-SQ index), 'auto' (faiss when "
+                              "faiss-cpu is installed, else lance); both use the same partitions, probes and refine")
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise InputError(f"unknown search engine {self.engine!r}; choose one of {', '.join(ENGINES)}")
 
 
 @dataclass
@@ -74,10 +89,56 @@ def _lancedb():
 
 
 def _bad_filter(where: str, exc: Exception) -> InputError:
+    if any(d in str(exc) for d in _DAMAGE[:6]):
+        raise exc  # the files are damaged, not the filter: _guarded reports it
     msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return InputError(f"malformed --where {where!r}: {msg}. Use SQL like "
                       "\"kind = 'keyframe' AND video LIKE '%clip%'\" on the columns "
                       f"{', '.join(META_COLUMNS)}")
+
+
+def check_where(where: str | None) -> str | None:
+    """``where`` unchanged, or InputError when it holds a ``;`` outside a string literal: LanceDB
+    silently ignored everything after one (``"kind = 'image'; DROP ..."`` searched all kinds)."""
+    if where is None:
+        return None
+    if ";" in re.sub(r"'(?:[^']|'')*'", "''", str(where)):
+        raise InputError(f"--where {where!r} contains ';': give one SQL condition (combine several with AND / OR), "
+                         "not several statements")
+    return where
+
+
+#: Lance error texts that mean the files on disk are damaged, not that the query is wrong.
+_DAMAGE = ("LanceError(IO)", "Not found:", "not found", "failed to fill", "does not have sufficient data",
+           "Corrupt", "corrupt", "manifest", "No such file")
+
+
+def _damaged(path: Path, exc: BaseException) -> IndexDamagedError:
+    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    msg = re.sub(r",\s*/\S+\.rs:\d+:\d+", "", msg).replace("lance error: ", "")
+    return IndexDamagedError(f"the index at {str(path)!r} is damaged ({msg[:200]}); run `kadr index check --db {path}` "
+                             "to see what is wrong and `kadr index check --repair --db ...` to fix it")
+
+
+def _is_damage(exc: BaseException) -> bool:
+    return isinstance(exc, (RuntimeError, OSError)) or any(d in str(exc) for d in _DAMAGE)
+
+
+def _guarded(fn):
+    """Store methods: a LanceDB failure on damaged files becomes one IndexDamagedError line."""
+
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return fn(self, *args, **kwargs)
+        except KadrError:
+            raise
+        except (RuntimeError, OSError, ValueError) as exc:
+            if isinstance(exc, ValueError) and not _is_damage(exc):
+                raise
+            raise _damaged(self.path, exc) from None
+
+    return wrapper
 
 
 def sql_quote(value: str) -> str:
@@ -102,16 +163,48 @@ class Store:
             raise InputError(f"{str(self.path)!r} is a file; --db needs a folder")
         self._db = _lancedb().connect(str(self.path))
         self._tables: dict[str, Any] = {}
+        self._sidecars: dict[str, Any] = {}
+        self._lock = None
+
+    # ---- write lock ------------------------------------------------------------------
+    @contextmanager
+    def writing(self, timeout: float | None = None):
+        """Hold the folder's write lock (:mod:`kadr.index._lock`) for the block: other writers
+        wait. Table handles are reopened on entry, so the block sees every earlier commit."""
+        from kadr.index._lock import WriteLock
+
+        if self._lock is None:
+            self._lock = WriteLock(self.path)
+        self._lock.timeout = timeout
+        first = not self._lock.held
+        self._lock.acquire()
+        try:
+            if first:
+                self._tables.clear()
+            yield self
+        finally:
+            self._lock.release()
 
     # ---- metadata side file ----------------------------------------------------------
-    def _meta(self) -> dict[str, Any]:
+    def _meta(self, *, strict: bool = True) -> dict[str, Any]:
+        """The side file; when it is missing or unreadable while the folder holds kadr tables,
+        IndexDamagedError (``strict``) or ``{}``. ``kadr index check --repair`` rebuilds it."""
         p = self.path / META_FILE
-        if not p.exists():
-            return {}
         try:
-            return json.loads(p.read_text())
-        except (OSError, ValueError):
+            meta = json.loads(p.read_text()) if p.exists() else None
+            if meta is not None and not isinstance(meta.get("tables", {}), dict):
+                raise ValueError("no table list")
+        except (OSError, ValueError, AttributeError):
+            meta, what = None, "unreadable"
+        else:
+            what = "missing"
+        if meta is None:
+            if strict and any(n.startswith("emb_") for n in self._table_names()):
+                raise IndexDamagedError(
+                    f"the index at {str(self.path)!r} holds tables but its {META_FILE} is {what}; run "
+                    f"`kadr index check --repair --db {self.path}` to rebuild it from the tables")
             return {}
+        return meta
 
     def _write_meta(self, meta: dict[str, Any]) -> None:
         p = self.path / META_FILE
@@ -119,11 +212,13 @@ class Store:
         tmp.write_text(json.dumps(meta, indent=1))
         os.replace(tmp, p)
 
+    @_guarded
     def encoders(self) -> dict[str, dict[str, Any]]:
         """{encoder name: {"table", "dim", ...}} of the tables in this folder."""
         names = set(self._table_names())
         return {enc: info for enc, info in self._meta().get("tables", {}).items() if info.get("table") in names}
 
+    @_guarded
     def _table_names(self) -> list[str]:
         out: list[str] = []
         token = None
@@ -135,6 +230,7 @@ class Store:
                 return out
 
     # ---- tables ----------------------------------------------------------------------
+    @_guarded
     def table(self, encoder: str, dim: int | None = None, *, create: bool = False):
         """The table of ``encoder``; with ``create`` it is made (``dim`` required) if absent.
         A dim differing from the stored one is an error (same name, different model)."""
@@ -150,10 +246,12 @@ class Store:
             if dim is None:
                 raise InputError("creating a table needs the embedding dim")
             name = table_name(encoder)
-            t = self._db.create_table(name, schema=arrow_schema(int(dim)), exist_ok=True)
+            # the side file first: a reader never sees a table without its entry (an entry
+            # without its table is ignored, see encoders())
             meta = self._meta()
             meta.setdefault("tables", {})[encoder] = {"table": name, "dim": int(dim), "trained_rows": 0}
             self._write_meta(meta)
+            t = self._db.create_table(name, schema=arrow_schema(int(dim)), exist_ok=True)
         else:
             if not known:
                 raise InputError(f"the index at {str(self.path)!r} is empty; add files with `kadr index add PATHS --db {self.path}`")
@@ -172,17 +270,19 @@ class Store:
         return known[0]
 
     # ---- reading -----------------------------------------------------------------------
+    @_guarded
     def file_states(self, encoder: str) -> dict[str, tuple[int, int, str]]:
         """{source: (file_size, file_mtime_ns, content_hash)} of every indexed file."""
         at = self.rows(encoder, columns=["source", "file_size", "file_mtime_ns", "content_hash"])
         cols = [at.column(c).to_pylist() for c in ("source", "file_size", "file_mtime_ns", "content_hash")]
         return {s: (sz, mt, h) for s, sz, mt, h in zip(*cols)}
 
+    @_guarded
     def rows(self, encoder: str, *, where: str | None = None, columns: Sequence[str] | None = None):
         """An Arrow table of the rows matching ``where`` (all columns by default)."""
         t = self.table(encoder)
         q = t.search()
-        if where:
+        if check_where(where):
             q = q.where(where)
         if columns:
             q = q.select(list(columns))
@@ -193,7 +293,9 @@ class Store:
                 raise _bad_filter(where, exc) from None
             raise
 
+    @_guarded
     def count(self, encoder: str, where: str | None = None) -> int:
+        check_where(where)
         t = self.table(encoder)
         try:
             return int(t.count_rows(where) if where else t.count_rows())
@@ -201,6 +303,7 @@ class Store:
             raise _bad_filter(where or "", exc) from None
 
     # ---- writing -----------------------------------------------------------------------
+    @_guarded
     def replace_sources(self, encoder: str, dim: int, sources: Iterable[str], rows: list[dict[str, Any]]) -> None:
         """Delete every row of ``sources`` then append ``rows`` (two LanceDB commits, each atomic).
 
@@ -216,6 +319,7 @@ class Store:
         if rows:
             t.add(pa.Table.from_pylist(rows, schema=arrow_schema(dim)))
 
+    @_guarded
     def delete_sources(self, encoder: str, sources: Iterable[str]) -> int:
         t = self.table(encoder)
         before = t.count_rows()
@@ -224,7 +328,9 @@ class Store:
             t.delete("source IN (" + ", ".join(sql_quote(s) for s in sources[i:i + 500]) + ")")
         return before - t.count_rows()
 
+    @_guarded
     def delete_where(self, encoder: str, where: str) -> int:
+        check_where(where)
         t = self.table(encoder)
         before = t.count_rows()
         try:
@@ -234,10 +340,12 @@ class Store:
         return before - t.count_rows()
 
     # ---- ANN index maintenance -------------------------------------------------------
+    @_guarded
     def has_ann(self, encoder: str) -> bool:
         t = self.table(encoder)
         return any("vector" in getattr(ix, "columns", []) for ix in t.list_indices())
 
+    @_guarded
     def maintain(self, encoder: str, *, force: bool = False) -> str:
         """Create / refresh / retrain the ANN index as the size rules say. Returns what was done:
         ``none`` (small table), ``created``, ``retrained``, ``optimized`` or ``ok``."""
@@ -268,7 +376,76 @@ class Store:
         if info:
             meta.setdefault("tables", {})[encoder] = info
             self._write_meta(meta)
+        self._sync_sidecar(encoder, persist=True)
         return action
+
+    # ---- FAISS sidecar (kadr/index/faiss_sidecar.py) -----------------------------------
+    def _use_faiss(self) -> bool:
+        from kadr.index.faiss_sidecar import faiss_available
+
+        if self.options.engine == "lance":
+            return False
+        if self.options.engine == "faiss" and not faiss_available():
+            from kadr.errors import missing_backend
+
+            raise missing_backend("faiss")
+        return faiss_available()
+
+    def _sync_sidecar(self, encoder: str, *, persist: bool):
+        """The FAISS sidecar of ``encoder`` brought to the table version, or None when the
+        table is small (exact search) or the engine is LanceDB's. ``persist``: write the files
+        (the writer does); a reader only updates its in-memory copy."""
+        from kadr.index.faiss_sidecar import SIDECAR_DIR, FaissSidecar
+
+        t = self.table(encoder)
+        sc = self._sidecars.get(encoder)
+        if sc is not None and not persist and sc.version == t.version:
+            return sc  # the per-query path: one version check
+        info = self.encoders()[encoder]
+        folder = self.path / SIDECAR_DIR / info["table"]
+        if not self._use_faiss() or t.count_rows() <= self.options.exact_max_rows:
+            self._sidecars.pop(encoder, None)
+            if persist and folder.exists():
+                import shutil
+
+                shutil.rmtree(folder, ignore_errors=True)
+            return None
+        if sc is None:
+            sc = self._sidecars[encoder] = FaissSidecar(folder, int(info["dim"]))
+        if sc.version != t.version or persist:
+            p = self.ann_params(t.count_rows(), int(info["dim"]))
+            sc.sync(t, nlist=p["num_partitions"], retrain_growth=self.options.retrain_growth, persist=persist)
+        return sc
+
+    def sidecar_info(self, encoder: str) -> dict[str, Any] | None:
+        """The persisted FAISS sidecar's facts (table version, rows, partitions...) or None."""
+        from kadr.index.faiss_sidecar import SIDECAR_DIR
+
+        info = self.encoders().get(encoder)
+        p = self.path / SIDECAR_DIR / info["table"] / "meta.json" if info else None
+        if p is None or not p.exists():
+            return None
+        try:
+            meta = json.loads(p.read_text())
+        except (OSError, ValueError):
+            return None
+        return {k: meta.get(k) for k in ("table_version", "rows", "nlist", "trained_rows", "dead", "quantizer")}
+
+    def _faiss_search(self, sc, encoder: str, q: np.ndarray, k: int, where: str | None) -> list[dict[str, Any]]:
+        t = self.table(encoder)
+        o = self.options
+        try:
+            ids, scores = sc.search(t, q, k, nprobes=o.nprobes, refine_factor=o.refine_factor, where=where,
+                                    exact_max_rows=o.exact_max_rows)
+        except (ValueError, RuntimeError, OSError) as exc:
+            if where:
+                raise _bad_filter(where, exc) from None
+            raise
+        if not len(ids):
+            return []
+        cols = ["id", "source", "kind", "video", "frame_index", "time", "shot_index", "width", "height"]
+        rows = sc.hit_rows(t, ids, cols)
+        return [{**r, "_distance": 1.0 - float(s)} for r, s in zip(rows, scores) if r is not None]
 
     @staticmethod
     def ann_params(n: int, dim: int) -> dict[str, Any]:
@@ -300,16 +477,23 @@ class Store:
         return 0
 
     # ---- search ------------------------------------------------------------------------
+    @_guarded
     def search(self, encoder: str, query: np.ndarray, *, k: int = 10, where: str | None = None,
                min_score: float | None = None) -> list[Hit]:
         """Top-``k`` rows by cosine similarity to the L2-normalised ``query`` (D,)."""
         t = self.table(encoder)
         q = np.asarray(query, np.float32).reshape(-1)
-        dim = int(self.encoders()[encoder]["dim"])
+        fast = self._sync_sidecar(encoder, persist=False) if self._use_faiss() else None
+        dim = fast.dim if fast is not None else int(self.encoders()[encoder]["dim"])
         if q.shape[0] != dim:
             raise InputError(f"query has {q.shape[0]} dims but the table of {encoder!r} holds {dim}-d vectors")
         if int(k) < 1:
             raise InputError(f"k must be >= 1, got {k}")
+        if not np.isfinite(q).all() or not np.any(q):
+            raise InputError("the query vector holds NaN/inf or is all zeros; give a finite, non-zero vector")
+        check_where(where)
+        if fast is not None:
+            return self._hits(self._faiss_search(fast, encoder, q, int(k), where), min_score)
         builder = t.search(q, vector_column_name="vector").distance_type("cosine").limit(int(k))
         cols = [c for c in META_COLUMNS if c not in ("added_at",)] + ["_distance"]
         builder = builder.select(cols)
@@ -328,8 +512,12 @@ class Store:
             if where:
                 raise _bad_filter(where, exc) from None
             raise
+        return self._hits(res.to_pylist(), min_score)
+
+    @staticmethod
+    def _hits(rows: list[dict[str, Any]], min_score: float | None) -> list[Hit]:
         hits = []
-        for i, r in enumerate(res.to_pylist()):
+        for i, r in enumerate(rows):
             score = 1.0 - float(r["_distance"])
             if min_score is not None and score < min_score:
                 break
@@ -345,3 +533,4 @@ class Store:
             t.optimize()
         except Exception as exc:  # compaction is an optimisation only; the data is safe
             warnings.warn(f"compaction of {encoder!r} failed ({exc}); searches still work", KadrWarning, stacklevel=2)
+        self._sync_sidecar(encoder, persist=True)  # compaction moved the version (and the row ids)

@@ -21,16 +21,11 @@ from pathlib import Path
 from typing import Iterable, Iterator, Union
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from kadr._checks import check_file
-from kadr.errors import DecodeError, InputError, KadrWarning, SourceNotFoundError
-
-#: Extensions (lower case) picked up when a folder is walked.
-IMAGE_EXTENSIONS: tuple[str, ...] = (
-    ".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm",
-    ".jp2", ".avif", ".heic",
-)
+from kadr.errors import DecodeError, InputError, KadrWarning
+from kadr.io.files import IMAGE_EXTENSIONS, walk_files
 
 #: BT.601 luma weights of R, G, B (ITU-R BT.601-7, section 2.5.1: E'Y = 0.299 E'R + 0.587 E'G
 #: + 0.114 E'B), the weights OpenCV's ``cvtColor(RGB2GRAY)`` and PIL's ``convert("L")`` use.
@@ -59,6 +54,32 @@ class ImageInfo:
     exif_transposed: bool
     had_alpha: bool
     path: str | None = None
+    #: (width, height) in the file when the image was decoded at reduced size (``max_side``)
+    original_size: tuple[int, int] | None = None
+
+
+#: Most pixels kadr decodes from one file: Pillow's own bomb limit (about 179 M). A header declaring more is
+#: refused before decoding (a "decompression bomb": a few KB that would expand to GBs).
+MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
+
+
+def _reduce_for(img: Image.Image, max_side: int | None) -> Image.Image:
+    """``img`` decoded at reduced size when its longest side is at least twice ``max_side``:
+    JPEG through ``draft`` (the DCT decodes at 1/2, 1/4 or 1/8 scale, much less work and
+    memory), other formats by an integer ``reduce`` (box filter) after decoding. The result
+    stays >= ``max_side`` on its longest side, so a consumer that downsizes to ``max_side``
+    sees the same picture, resampled once more."""
+    if not max_side or max(img.size) < 2 * max_side:
+        return img
+    factor = max(img.size) // int(max_side)
+    if img.format == "JPEG":
+        img.draft(img.mode if img.mode in ("RGB", "L") else "RGB",
+                  (img.size[0] // factor, img.size[1] // factor))
+        factor = max(img.size) // int(max_side)
+    if factor >= 2:
+        img.load()
+        img = img.reduce(factor)
+    return img
 
 
 def _to_rgb(arr: np.ndarray, name: str) -> tuple[np.ndarray, bool]:
@@ -138,9 +159,10 @@ def _is_16bit(img: Image.Image, raw: bytes) -> bool:
     return False
 
 
-def _from_pil(img: Image.Image, raw: bytes | None, name: str) -> tuple[np.ndarray, ImageInfo]:
+def _from_pil(img: Image.Image, raw: bytes | None, name: str, *,
+              orientation: int | None = None) -> tuple[np.ndarray, ImageInfo]:
     mode = img.mode
-    orientation = _exif_orientation(img)
+    orientation = _exif_orientation(img) if orientation is None else orientation
     arr16 = None
     if raw is not None and _is_16bit(img, raw):
         # Pillow reduces 48/64-bit PNG/TIFF to 8 bits; OpenCV keeps 16.
@@ -172,7 +194,7 @@ def _from_pil(img: Image.Image, raw: bytes | None, name: str) -> tuple[np.ndarra
     return arr, info
 
 
-def read_image(src: ImageSource) -> tuple[np.ndarray, ImageInfo]:
+def read_image(src: ImageSource, *, max_side: int | None = None) -> tuple[np.ndarray, ImageInfo]:
     """Like :func:`load_image` but also returns an :class:`ImageInfo` (bit depth etc.)."""
     if isinstance(src, np.ndarray):
         arr, had_alpha = _to_rgb(src, "array")
@@ -196,7 +218,11 @@ def read_image(src: ImageSource) -> tuple[np.ndarray, ImageInfo]:
             f"cannot load an image from {type(src).__name__}; give a path, bytes, numpy array or PIL image"
         )
     try:
-        img = Image.open(_io.BytesIO(raw))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit below
+            img = Image.open(_io.BytesIO(raw))
+    except Image.DecompressionBombError as exc:
+        raise _bomb(name, str(exc)) from None
     except UnidentifiedImageError:
         arr = _decode_16bit(raw)  # formats Pillow lacks but OpenCV has
         if arr is None:
@@ -205,43 +231,55 @@ def read_image(src: ImageSource) -> tuple[np.ndarray, ImageInfo]:
         return arr, ImageInfo(16, "cv2", arr.shape[1], arr.shape[0], False, had_alpha, None if path is None else str(path))
     except OSError as exc:
         raise DecodeError(f"cannot decode image {name}: {exc}") from None
+    w, h = img.size
+    if w * h > MAX_PIXELS:
+        img.close()
+        raise _bomb(name, f"{w}x{h}")
     with img:
-        arr, info = _from_pil(img, raw, name)
-    if path is not None:
-        info = ImageInfo(**{**info.__dict__, "path": str(path)})
+        orientation = _exif_orientation(img)
+        small = _reduce_for(img, max_side)
+        reduced = small.size != (w, h)
+        arr, info = _from_pil(small, None if reduced else raw, name, orientation=orientation)
+    extra = {"path": str(path)} if path is not None else {}
+    if reduced:
+        extra["original_size"] = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+    if extra:
+        info = ImageInfo(**{**info.__dict__, **extra})
     return arr, info
 
 
-def load_image(src: ImageSource) -> np.ndarray:
+def _bomb(name: str, detail: str) -> DecodeError:
+    import re
+
+    m = re.search(r"\((\d+) pixels\)", detail)  # Pillow's DecompressionBombError text
+    size = f"{int(m.group(1)) / 1e6:.0f} megapixels" if m else detail
+    return DecodeError(f"{name} declares {size}, more than the {MAX_PIXELS / 1e6:.0f} megapixels kadr decodes: "
+                       "a damaged file or a decompression bomb; downscale it with an image tool if it is real")
+
+
+def load_image(src: ImageSource, *, max_side: int | None = None) -> np.ndarray:
     """Load an image as RGB ``uint8`` or ``uint16`` array of shape (H, W, 3).
 
     ``src``: a path, encoded bytes, a numpy array (HxW / HxWx3 / HxWx4, uint8/uint16/bool)
     or a PIL image. See the module docstring for the conversion rules. The bit depth is
     the dtype (``uint16`` = 16 bit); :func:`read_image` returns it explicitly.
 
+    ``max_side``: the caller downsizes to about this many pixels anyway (an encoder's input,
+    a thumbnail), so a file at least twice as large is decoded at reduced size (JPEG draft
+    mode, else an integer box reduce), never below ``max_side``. A file declaring more than
+    :data:`MAX_PIXELS` is refused with ``DecodeError`` before decoding.
+
     Raises ``SourceNotFoundError``, ``NotAFileError``, ``DecodeError`` (empty / corrupt /
-    not an image) or ``InputError`` (float arrays, wrong shapes).
+    not an image / too many pixels) or ``InputError`` (float arrays, wrong shapes).
     """
-    return read_image(src)[0]
+    return read_image(src, max_side=max_side)[0]
 
 
 def iter_image_paths(paths: Iterable[str | os.PathLike] | str | os.PathLike, *, recursive: bool = True,
                      extensions: Iterable[str] = IMAGE_EXTENSIONS) -> Iterator[Path]:
     """Yield image files: files given directly (any extension), folders walked in sorted
-    order keeping files whose lower-case suffix is in ``extensions``. Hidden files skipped."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    exts = {e.lower() for e in extensions}
-    for p in map(Path, paths):
-        if p.is_dir():
-            it = p.rglob("*") if recursive else p.glob("*")
-            for f in sorted(it):
-                if f.is_file() and f.suffix.lower() in exts and not any(part.startswith(".") for part in f.relative_to(p).parts):
-                    yield f
-        elif p.exists():
-            yield p
-        else:
-            raise SourceNotFoundError(f"not found: {str(p)!r}")
+    order keeping files whose lower-case suffix is in ``extensions`` (:func:`walk_files`)."""
+    return walk_files(paths, extensions, recursive=recursive)
 
 
 @dataclass

@@ -1,9 +1,13 @@
-"""Time formatting and parsing: seconds ↔ ``HH:MM:SS.mmm`` / SMPTE ``HH:MM:SS:FF``; frame refs."""
+"""Time formatting and parsing: seconds ↔ ``HH:MM:SS.mmm``, frame counts → SMPTE timecode
+``HH:MM:SS:FF`` (drop-frame ``HH:MM:SS;FF`` at 29.97/59.94 fps: SMPTE ST 12-1 skips frame
+numbers 0 and 1 — 0..3 at 59.94 — at the start of every minute except minutes divisible by
+ten), and frame references ``clip.mp4@#N`` / ``clip.mp4@12.5s``. The one timecode module."""
 
 from __future__ import annotations
 
 import re
 
+from kadr._checks import check_positive
 from kadr.errors import InputError
 
 
@@ -18,15 +22,54 @@ def format_time(seconds: float, *, precision: int = 3) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}" + (f".{frac:0{precision}d}" if precision else "")
 
 
-def format_smpte(frame: int, fps: float) -> str:
-    """Non-drop-frame SMPTE timecode ``HH:MM:SS:FF`` of a 0-based frame index at ``fps``
-    (rounded to the nominal integer rate, as EDL files expect)."""
-    nominal = max(1, round(fps))
-    ff = frame % nominal
-    secs = frame // nominal
+def is_drop_frame_rate(fps: float) -> bool:
+    """True for the NTSC rates 30000/1001 and 60000/1001 (where drop-frame timecode applies)."""
+    return any(abs(fps - n * 1000 / 1001) < 0.005 for n in (30, 60))
+
+
+def timecode(frames: int, fps: float, *, drop_frame: bool | None = None) -> str:
+    """SMPTE timecode ``HH:MM:SS:FF`` (``HH:MM:SS;FF`` for drop-frame) of a frame count.
+
+    Drop-frame (default on 29.97/59.94) drops ``d`` = 2 (4 at 59.94) frame numbers per
+    minute except every tenth minute. With ``B = frames // F10`` (F10 = frames in ten
+    minutes) and ``M = frames % F10``, the displayed count is
+    ``frames + 9·d·B + d·((M − d) // (F1 − d))`` when ``M > d`` (F1 = nominal·60), then
+    split like non-drop-frame timecode at the nominal integer rate."""
+    if int(frames) != frames or frames < 0:
+        raise InputError(f"frame count must be an integer >= 0, got {frames!r}")
+    check_positive(fps, "fps")
+    frames = int(frames)
+    nominal = int(round(fps))
+    if drop_frame is None:
+        drop_frame = is_drop_frame_rate(fps)
+    sep = ":"
+    if drop_frame:
+        if nominal not in (30, 60):
+            raise InputError(f"drop-frame timecode exists only for 29.97 and 59.94 fps, not {fps:g}")
+        d = nominal // 15                      # 2 at 29.97, 4 at 59.94
+        per_min = nominal * 60 - d             # frames in a minute that drops
+        per_10min = nominal * 600 - 9 * d      # frames in ten minutes
+        blocks, rem = divmod(frames, per_10min)
+        frames += 9 * d * blocks + (d * ((rem - d) // per_min) if rem > d else 0)
+        sep = ";"
+    ff = frames % nominal
+    secs = frames // nominal
     h, rem = divmod(secs, 3600)
     m, s = divmod(rem, 60)
-    return f"{h:02d}:{m:02d}:{s:02d}:{ff:02d}"
+    return f"{h % 24:02d}:{m:02d}:{s:02d}{sep}{ff:02d}"
+
+
+def time_to_frames(seconds: float, fps: float) -> int:
+    """PTS time → frame position at ``fps`` (rounded): the timecode frame of a VFR moment."""
+    return int(round(float(seconds) * float(fps)))
+
+
+def format_smpte(frame: int, fps: float) -> str:
+    """Deprecated: :func:`timecode` with ``drop_frame=False`` (kept for one release)."""
+    from kadr._compat import warn_renamed
+
+    warn_renamed("format_smpte(frame, fps)", "timecode(frame, fps, drop_frame=False)")
+    return timecode(frame, fps, drop_frame=False)
 
 
 _HMS = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d+)?)$")

@@ -148,6 +148,20 @@ class Frame:
             return self._av.height if self.rotation % 180 else self._av.width
         return self.image.shape[1]
 
+    @property
+    def decoder_frame(self) -> Any:
+        """The decoder's own picture (a PyAV ``VideoFrame``, coded orientation, decoder pixel
+        format) for consumers that read its planes directly; None for frames made from arrays
+        or after :meth:`release`."""
+        return self._av
+
+    def is_converted(self, what: str = "image") -> bool:
+        """True when ``image`` (or ``analysis_image``) has been converted already, so using it
+        costs nothing (public face of the lazy cache; detectors pick their cheapest input by it)."""
+        if what not in ("image", "analysis_image"):
+            raise InputError(f"what must be 'image' or 'analysis_image', got {what!r}")
+        return what in self.__dict__
+
     def release(self) -> None:
         """Drop the decoder frame (keeps converted images)."""
         self._av = None
@@ -272,6 +286,8 @@ class VideoReader:
         self._pts_table: list[int] | None = None
         self._seek_target: tuple[str, float] | None = None
         self.stats = DecodeStats()
+        #: errors of the side passes (rotation probe, PTS table) that were recovered from and warned
+        self.probe_errors: list[str] = []
 
     # ---- metadata -------------------------------------------------------------
     @property
@@ -313,7 +329,10 @@ class VideoReader:
             with av.open(self.source.target) as c:
                 f = next(c.decode(video=0), None)
                 rot = int(round(getattr(f, "rotation", 0) or 0)) if f is not None else 0
-        except (av.error.FFmpegError, StopIteration):
+        except av.error.FFmpegError as exc:  # the first frame does not decode: frames come as coded
+            self.probe_errors.append(f"rotation: {exc}")
+            warnings.warn(f"{self.name}: cannot read the display rotation ({exc}); frames are returned "
+                          "as coded, unrotated", KadrWarning, stacklevel=3)
             rot = 0
         return rot % 360
 
@@ -359,8 +378,10 @@ class VideoReader:
                     for pkt in c.demux(s):
                         if pkt.size and pkt.pts is not None:
                             pts.append(pkt.pts)
-                except av.error.FFmpegError:
-                    pass
+                except av.error.FFmpegError as exc:  # a damaged tail: the table holds what came before it
+                    self.probe_errors.append(f"pts table: {exc}")
+                    warnings.warn(f"{self.name}: demuxing stopped after {len(pts)} frames ({exc}); frame "
+                                  "indices and seeking beyond them are not exact", KadrWarning, stacklevel=3)
             pts.sort()
             self._pts_table = pts
         return self._pts_table
@@ -542,10 +563,12 @@ class VideoReader:
 
     # ---- lifecycle ----------------------------------------------------------------
     def close(self) -> None:
+        import av
+
         self._closed = True
         try:
             self._container.close()
-        except Exception:  # closing twice or after a broken stream is harmless
+        except (av.error.FFmpegError, OSError):  # closing after a broken stream: nothing left to release
             pass
 
     def __enter__(self) -> "VideoReader":
@@ -556,3 +579,31 @@ class VideoReader:
 
     def __repr__(self) -> str:
         return f"VideoReader({self.name!r}, {self.width}x{self.height}, fps={self.fps})"
+
+
+def load_frame_ref(ref: str) -> np.ndarray:
+    """RGB ``uint8`` (H, W, 3) of one video frame: ``clip.mp4@#300`` (frame index, 0-based) or
+    ``clip.mp4@12.5s`` (the frame shown at 12.5 s). The one loader of frame references."""
+    from kadr._checks import check_file
+    from kadr.io.timecode import split_frame_ref
+
+    parts = split_frame_ref(ref)
+    if parts is None:
+        raise InputError(f"bad frame reference {ref!r}; use clip.mp4@12s (time) or clip.mp4@#300 (frame index)")
+    path, what, value = parts
+    check_file(path, what="video")
+    with VideoReader(path) as r:
+        return (r.read(time=value) if what == "time" else r.read(frame=int(value))).image
+
+
+def load_picture(ref: str) -> np.ndarray:
+    """RGB array of an image file, or of a video frame reference (see :func:`load_frame_ref`)
+    when ``ref`` is not an existing file and has the ``@`` form."""
+    from pathlib import Path
+
+    from kadr.io.images import load_image
+    from kadr.io.timecode import split_frame_ref
+
+    if Path(ref).exists() or split_frame_ref(ref) is None:
+        return load_image(ref)
+    return load_frame_ref(ref)

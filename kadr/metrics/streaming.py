@@ -160,6 +160,8 @@ def _emb(v: Any, name: str) -> tuple[torch.Tensor, bool]:
         t = t[None]
     if t.ndim != 2:
         raise ShapeError(f"{name} must be embeddings (n, D), got shape {tuple(t.shape)}")
+    if not bool(torch.isfinite(t).all()):
+        raise InputError(f"{name} contain NaN or infinite values")
     return t.to(torch.float64 if t.dtype == torch.float64 else torch.float32), numpy
 
 

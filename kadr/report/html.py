@@ -15,22 +15,19 @@ from typing import Sequence
 
 import numpy as np
 
-from kadr.errors import OutputError
 
 #: colours of the transition types in every chart
 TRANSITION_COLOURS = {"cut": "#d62728", "dissolve": "#e6a700", "fade_in": "#1f77b4", "fade_out": "#6a3d9a"}
 
-STYLE = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;background:#fafafa}
-h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
-.muted{color:#777} table.kv td{padding:1px 12px 1px 0} table.kv td:first-child{color:#666}
-.legend span{display:inline-block;margin-right:14px} .sw{display:inline-block;width:11px;height:11px;margin-right:4px;vertical-align:-1px}
-.shots{display:flex;flex-wrap:wrap;gap:12px} .shot{background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px;width:max-content;max-width:100%}
-.shot h3{font-size:13px;margin:0 0 6px} .kfs{display:flex;gap:6px} .kf{width:200px} .kf img{width:200px;display:block;border-radius:3px}
-.kf .cap{font-size:11px;color:#555} .lab{font-size:12px} .lab b{font-weight:600}
-svg text{font:11px system-ui,sans-serif;fill:#444}
-table.pairs td{padding:4px 8px;vertical-align:middle} table.pairs img{height:70px;border-radius:3px}
-"""
+def stylesheet() -> str:
+    """The one stylesheet of kadr's pages (``kadr/report/kadr.css``): inlined into reports,
+    served as ``/static/kadr.css`` by ``kadr serve`` so both look the same."""
+    from importlib.resources import files
+
+    return files("kadr.report").joinpath("kadr.css").read_text(encoding="utf-8")
+
+
+STYLE = stylesheet()
 
 
 def esc(x: object) -> str:
@@ -56,12 +53,10 @@ def page(title: str, body: str) -> str:
 
 
 def write_html(text: str, path: str | os.PathLike) -> Path:
-    p = Path(path)
-    try:
-        p.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise OutputError(f"cannot write {p}: {exc}; choose a writable output folder") from None
-    return p
+    """Write the page atomically (temp file, then rename): a failed run leaves no 0-byte page."""
+    from kadr._checks import write_text_atomic
+
+    return write_text_atomic(text, path)
 
 
 def legend(types: Sequence[str]) -> str:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from kadr._checks import check_range
+from kadr._checks import check_file, check_range
 from kadr._options import opt
 from kadr.errors import InputError
 from kadr.features import DEFAULT as DEFAULT_ENCODER, resolve_encoder
@@ -45,9 +45,15 @@ class CompareOptions:
     threshold: float = opt(0.8, "cosine similarity of the best keyframe pair at or above which two shots "
                            "are reported as repeats (for hsv-hist use ~0.95)", metavar="S")
     max_pairs: int = opt(200, "report at most this many repeat pairs (most similar first)", metavar="N")
+    # opt-in learned head (kadr.nn.ComparisonHead, trained by benchmarks/nn_head.py); off by default:
+    # see benchmarks/results/nn_head.md for how it scored against plain cosine on held-out clips
+    head: str | None = opt(None, "apply a trained comparison head (kadr.nn.ComparisonHead file, for the same "
+                           "encoder) to the keyframe embeddings before the cosine", metavar="PATH")
 
     def __post_init__(self) -> None:
         check_range(self.threshold, "threshold", -1.0, 1.0)
+        if self.head:  # fail before any decoding
+            check_file(self.head, what="comparison head file (--head)")
         if int(self.max_pairs) != self.max_pairs or self.max_pairs < 1:
             raise InputError(f"max_pairs must be an integer >= 1, got {self.max_pairs!r}")
 
@@ -74,10 +80,11 @@ class ShotComparison:
     pairs: list[dict[str, Any]] = field(default_factory=list)
     groups: list[list[dict[str, int]]] = field(default_factory=list)
     content_free: list[dict[str, Any]] = field(default_factory=list)  # shots with only content-free keyframes
+    head: str | None = None                    # the comparison head file applied, if any
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "encoder": self.encoder, "metric": "cosine", "threshold": self.threshold,
+            "encoder": self.encoder, "metric": "cosine", "threshold": self.threshold, "head": self.head,
             "videos": [{"video": v.video, "fps": v.fps, "detector": v.detector,
                         "shots": [{**sk.shot.to_dict(), "coverage": round(sk.coverage, 4)} for sk in v.shots]}
                        for v in self.videos],
@@ -139,16 +146,21 @@ def compare(videos: Sequence[VideoShots], *, encoder: str, options: CompareOptio
     from kadr.features.content import content_free
 
     o = options or CompareOptions()
+    head = None
+    if o.head:
+        from kadr.nn.head import ComparisonHead
+
+        head = ComparisonHead.load(o.head)
     blocks, shot_ids, kf_ids, shown, free = [], [], [], [], []
     for vi, v in enumerate(videos):
         for sk in v.shots:
-            blocks.append(sk.embeddings)
+            blocks.append(head.transform(sk.embeddings) if head is not None and len(sk.embeddings) else sk.embeddings)
             shot_ids.append((vi, sk.shot.index))
             kf_ids.extend((vi, sk.shot.index, k.frame) for k in sk.keyframes)
             why = [content_free(im) for im in sk.thumbnails] if len(sk.thumbnails) == len(sk.embeddings) else \
                 [None] * len(sk.embeddings)
             keep = np.array([w is None for w in why], bool)
-            shown.append(np.asarray(sk.embeddings)[keep] if len(keep) else sk.embeddings)
+            shown.append(np.asarray(blocks[-1])[keep] if len(keep) else blocks[-1])
             if len(keep) and not keep.any():
                 free.append({"video": vi, "shot": sk.shot.index, "content": why[0]})
     s, _ = shot_similarity(blocks)
@@ -165,7 +177,8 @@ def compare(videos: Sequence[VideoShots], *, encoder: str, options: CompareOptio
         pairs.append({"a": {"video": va, "shot": sa}, "b": {"video": vb, "shot": sb},
                       "similarity": round(float(t[a, b]), 4), "kind": "within" if va == vb else "across"})
     groups = [[{"video": shot_ids[i][0], "shot": shot_ids[i][1]} for i in g] for g in _groups(n, edges)]
-    return ShotComparison(list(videos), encoder, float(o.threshold), kf_ids, s, shot_ids, t, pairs, groups, free)
+    return ShotComparison(list(videos), encoder, float(o.threshold), kf_ids, s, shot_ids, t, pairs, groups, free,
+                          head=str(o.head) if o.head else None)
 
 
 def compare_videos(sources: Sequence[str | os.PathLike], *, options: CompareOptions | None = None,

@@ -121,11 +121,23 @@ def match(pred: list[Boundary], truth: list[Boundary], tolerance: int = 0) -> li
     return [(int(r), int(c)) for r, c in zip(rows, cols) if ok[r, c]]
 
 
+def _boundaries(items: Any, name: str) -> list[Boundary]:
+    """``items`` as a list of Boundary (objects with int ``start``/``end``); InputError otherwise."""
+    if isinstance(items, (dict, str, bytes)):
+        raise InputError(f"{name} must be a list of Boundary(start, end, type) (e.g. boundaries_from(shots_json)[0]), "
+                         f"got a {type(items).__name__}; for files use evaluate_files")
+    out = list(items)
+    for b in out:
+        if not (hasattr(b, "start") and hasattr(b, "end")):
+            raise InputError(f"{name} must hold Boundary(start, end, type) items, got {type(b).__name__} {b!r:.60}")
+    return out
+
+
 def evaluate(pred: Iterable[Boundary], truth: Iterable[Boundary], *, tolerance: int = 0) -> ShotScores:
     """Score predicted boundaries against the truth (see the module docstring)."""
     if int(tolerance) != tolerance or tolerance < 0:
         raise InputError(f"tolerance must be an integer number of frames >= 0, got {tolerance!r}")
-    pred, truth = list(pred), list(truth)
+    pred, truth = _boundaries(pred, "pred"), _boundaries(truth, "truth")
     pairs = match(pred, truth, int(tolerance))
     mp = {p for p, _ in pairs}
     mg = {g for _, g in pairs}

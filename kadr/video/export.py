@@ -3,9 +3,8 @@ OpenTimelineIO (.otio), one file per shot with ffmpeg, and a thumbnail per shot.
 
 Timecodes are frame-exact and VFR-correct: a shot boundary's timecode is its PTS time
 times the stream's frame rate, rounded to a frame (on constant-frame-rate video that is
-the frame index itself). 29.97 and 59.94 fps use SMPTE drop-frame timecode (SMPTE ST
-12-1: frame numbers 0 and 1 — 0..3 at 59.94 — are skipped at the start of every minute
-except minutes divisible by ten), other rates non-drop-frame.
+the frame index itself); 29.97 and 59.94 fps use drop-frame timecode. The timecode
+arithmetic lives in :mod:`kadr.io.timecode`.
 """
 
 from __future__ import annotations
@@ -21,54 +20,11 @@ from typing import Any
 
 from kadr._checks import check_file, check_positive
 from kadr.errors import ExternalToolError, InputError, OutputError
+from kadr.io.timecode import is_drop_frame_rate, time_to_frames, timecode
 from kadr.video.types import Shot, Transition
 
 #: what --split does: "copy" (fast, lossless, boundaries snap to key frames) or "reencode" (frame-exact)
 SPLIT_MODES = ("copy", "reencode")
-
-
-# ---- timecode -----------------------------------------------------------------------
-
-def is_drop_frame_rate(fps: float) -> bool:
-    """True for the NTSC rates 30000/1001 and 60000/1001 (where drop-frame timecode applies)."""
-    return any(abs(fps - n * 1000 / 1001) < 0.005 for n in (30, 60))
-
-
-def timecode(frames: int, fps: float, *, drop_frame: bool | None = None) -> str:
-    """SMPTE timecode ``HH:MM:SS:FF`` (``HH:MM:SS;FF`` for drop-frame) of a frame count.
-
-    Drop-frame (default on 29.97/59.94) drops ``d`` = 2 (4 at 59.94) frame numbers per
-    minute except every tenth minute. With ``B = frames // F10`` (F10 = frames in ten
-    minutes) and ``M = frames % F10``, the displayed count is
-    ``frames + 9·d·B + d·((M − d) // (F1 − d))`` when ``M > d`` (F1 = nominal·60), then
-    split like non-drop-frame timecode at the nominal integer rate."""
-    if int(frames) != frames or frames < 0:
-        raise InputError(f"frame count must be an integer >= 0, got {frames!r}")
-    check_positive(fps, "fps")
-    frames = int(frames)
-    nominal = int(round(fps))
-    if drop_frame is None:
-        drop_frame = is_drop_frame_rate(fps)
-    sep = ":"
-    if drop_frame:
-        if nominal not in (30, 60):
-            raise InputError(f"drop-frame timecode exists only for 29.97 and 59.94 fps, not {fps:g}")
-        d = nominal // 15                      # 2 at 29.97, 4 at 59.94
-        per_min = nominal * 60 - d             # frames in a minute that drops
-        per_10min = nominal * 600 - 9 * d      # frames in ten minutes
-        blocks, rem = divmod(frames, per_10min)
-        frames += 9 * d * blocks + (d * ((rem - d) // per_min) if rem > d else 0)
-        sep = ";"
-    ff = frames % nominal
-    secs = frames // nominal
-    h, rem = divmod(secs, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h % 24:02d}:{m:02d}:{s:02d}{sep}{ff:02d}"
-
-
-def time_to_frames(seconds: float, fps: float) -> int:
-    """PTS time → frame position at ``fps`` (rounded): the timecode frame of a VFR moment."""
-    return int(round(float(seconds) * float(fps)))
 
 
 # ---- the shot list --------------------------------------------------------------------
@@ -217,14 +173,10 @@ def otio_json(sl: ShotList, **kw: Any) -> str:
 
 
 def write_text(text: str, path: str | os.PathLike) -> Path:
-    p = Path(path)
-    try:
-        if p.parent and not p.parent.exists():
-            p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise OutputError(f"cannot write {p}: {exc}; choose a writable path") from None
-    return p
+    """UTF-8 ``text`` to ``path``, atomically (temp file, then rename); OutputError on failure."""
+    from kadr._checks import write_text_atomic
+
+    return write_text_atomic(text, path)
 
 
 # ---- splitting with ffmpeg -----------------------------------------------------------
@@ -291,9 +243,13 @@ def _warn_off_keyframe(sl: ShotList) -> None:
 
     from kadr.errors import KadrWarning
 
+    import av
+
     try:
         keys = key_frame_times(sl.video)
-    except Exception:  # noqa: BLE001 - only a hint; ffmpeg reports real problems itself
+    except (av.error.FFmpegError, OSError, IndexError) as exc:  # no key frame table: say so, split anyway
+        warnings.warn(f"cannot list the key frames of {sl.video} ({type(exc).__name__}: {exc}); stream copy "
+                      "may start pieces before their boundaries", KadrWarning, stacklevel=3)
         return
     tol = 0.5 / sl.fps
     early = []

@@ -5,30 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kadr.features.base import Encoder
+from tests.tiny_encoder import TinyEncoder
 
 
-class ThumbEncoder(Encoder):
-    """A tiny classical encoder for the store tests: a 12×12 grey thumbnail (mean removed)
-    concatenated with a 4×4×4 RGB histogram; 208-d. Robust to rescaling and re-encoding,
-    sensitive to content; no model download."""
-
-    name = "test-thumb"
-    dim = 144 + 64
-
-    def _encode_batch(self, images):
-        import cv2
-
-        out = []
-        for img in images:
-            img = img if img.dtype == np.uint8 else (img >> 8).astype(np.uint8)
-            g = cv2.resize(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), (12, 12), interpolation=cv2.INTER_AREA)
-            g = g.astype(np.float32).ravel()
-            g = (g - g.mean()) / (g.std() + 1e-6)
-            h = np.histogramdd(img.reshape(-1, 3), bins=(4, 4, 4), range=[(0, 256)] * 3)[0].ravel()
-            h = np.sqrt(h / h.sum()) * 12.0
-            out.append(np.concatenate([g, h]))
-        return np.stack(out)
+ThumbEncoder = TinyEncoder  # the tests' one tiny encoder (tests/tiny_encoder.py)
 
 
 @pytest.fixture(scope="session")
@@ -73,3 +53,47 @@ def library_photos() -> dict[str, np.ndarray]:
         out[n] = np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a[..., :3]
     out["motorcycle"] = np.asarray(sd.stereo_motorcycle()[0])[..., :3]
     return out
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray for the whole session (Ray start costs seconds and ~900 MiB): 2 CPUs,
+    HOME and RAY_TMPDIR in a temp dir (the auth token and session files stay out of the real
+    HOME), on loopback. Yields (ray module, GCS address, env a child driver needs). Torn down
+    with ray.shutdown() (it ends the processes this init started) and then by PID; never
+    `ray stop`, which kills every Ray process on the machine."""
+    import os
+    import shutil
+    import tempfile
+
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("lance_ray")
+    psutil = pytest.importorskip("psutil")
+    home = tempfile.mkdtemp(prefix="kr-")  # short: Ray's socket paths must stay < 108 bytes
+    saved = {k: os.environ.get(k) for k in ("HOME", "RAY_TMPDIR", "RAY_USAGE_STATS_ENABLED",
+                                            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")}
+    env = {"HOME": home, "RAY_TMPDIR": os.path.join(home, "t"), "RAY_USAGE_STATS_ENABLED": "0",
+           "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    os.environ.update(env)
+    os.makedirs(env["RAY_TMPDIR"], exist_ok=True)
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=256 * 2**20, log_to_driver=False,
+             _temp_dir=env["RAY_TMPDIR"], configure_logging=False)
+    started = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+    address = ray.get_runtime_context().gcs_address
+    for k, v in saved.items():  # only Ray's own processes keep the temp HOME
+        if k == "HOME":
+            os.environ[k] = v or ""
+    try:
+        yield ray, address, env
+    finally:
+        ray.shutdown()
+        gone, alive = psutil.wait_procs([p for p in started if p.is_running()], timeout=10)
+        for p in alive:
+            p.kill()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        shutil.rmtree(home, ignore_errors=True)

@@ -9,7 +9,7 @@ from kadr.errors import InputError
 from kadr.video.compare_shots import CompareOptions, VideoShots, compare, compare_videos, shot_similarity
 from kadr.video.keyframes import ShotKeyframes
 from kadr.video.types import Keyframe, Shot
-from tests.video.tiny_encoder import TinyEncoder
+from tests.tiny_encoder import TinyEncoder
 
 
 def _unit(x):

@@ -14,7 +14,7 @@ from kadr.video.export import (ShotList, otio_json, split_commands, split_video,
                                to_otio, write_thumbnails)
 from kadr.video.types import Keyframe, Shot, Transition
 from tests.conftest import needs_ffmpeg
-from tests.video.tiny_encoder import TinyEncoder
+from tests.tiny_encoder import TinyEncoder
 
 otio = pytest.importorskip("opentimelineio")
 

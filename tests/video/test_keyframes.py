@@ -9,7 +9,7 @@ from kadr.errors import InputError, OutputError
 from kadr.io.video import Frame, VideoReader
 from kadr.video.keyframes import KeyframeOptions, KeyframePicker, choose_keyframes, pick_keyframes, sharpness
 from kadr.video.types import Shot, Transition
-from tests.video.tiny_encoder import TinyEncoder
+from tests.tiny_encoder import TinyEncoder
 
 
 def _unit(x):

@@ -71,6 +71,8 @@ def image_pair(a: Any, b: Any, data_range: float | None, *, need_range: bool = T
         raise InputError("a and b must both be numpy arrays or both torch tensors")
     x, single, layout = _to_nchw(a, "a")
     y, _, _ = _to_nchw(b, "b")
+    if 0 in tuple(x.shape) or 0 in tuple(y.shape):
+        raise ShapeError(f"a and b must be non-empty images, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
     if tuple(x.shape) != tuple(y.shape):
         raise ShapeError(f"a and b have different shapes {tuple(a.shape)} vs {tuple(b.shape)}; {hint}")
     if x.dtype == torch.bool or y.dtype == torch.bool:

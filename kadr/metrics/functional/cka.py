@@ -90,6 +90,9 @@ def _pair(x: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor, bool]:
     if a.shape[0] != b.shape[0]:
         raise ShapeError(f"X and Y must describe the same examples (same number of rows), got "
                          f"{a.shape[0]} vs {b.shape[0]}")
+    for t, n in ((a, "X"), (b, "Y")):
+        if not bool(torch.isfinite(t).all()):
+            raise InputError(f"{n} contains NaN or infinite values; CKA of such a representation is undefined")
     dtype = torch.promote_types(a.dtype, b.dtype)
     return a.to(dtype), b.to(dtype), n1 and n2
 

@@ -49,6 +49,8 @@ def _tokens(v: Any, name: str) -> tuple[torch.Tensor, bool, bool]:
         raise InputError(f"{name} has no tokens")
     if not t.is_floating_point():
         t = t.to(torch.float32)
+    if not bool(torch.isfinite(t).all()):
+        raise InputError(f"{name} contains NaN or infinite values")
     single = t.ndim == 2
     return (t[None] if single else t), single, numpy
 

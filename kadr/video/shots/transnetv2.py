@@ -286,16 +286,15 @@ class TransNetV2Detector(ShotDetector):
             self._offset += drop
 
     def _run(self, ks: list[int]) -> None:
-        import torch
-
         batch = np.stack([self._window(k) for k in ks])
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="kadr-transnetv2")
         threads = self.options.threads
 
         def job():
-            if threads:
-                torch.set_num_threads(threads)
+            from kadr.features.runtime import use_torch_threads
+
+            use_torch_threads(threads)  # once per worker thread, not per window
             return predict_windows(self.model, batch)
 
         self._jobs.append(self._pool.submit(job))
