@@ -229,7 +229,7 @@ def generated(work: Path) -> list[str]:
 
 
 
-def real(work: Path) -> tuple[list[str], list[float]]:
+def real(work: Path, *, with_speed: bool = True) -> tuple[list[str], list[float]]:
     """The real-footage section (Markdown lines) and the load averages sampled during it."""
     from kadr.features import get
     from kadr.stream import CALIBRATIONS, WatchOptions, calibration_for
@@ -280,9 +280,9 @@ def real(work: Path) -> tuple[list[str], list[float]]:
         return float(np.median(errs)) if errs else float("nan")
 
     err_plain, err_shots = start_err(False), start_err(True)
-    pin = wr.pin_one_core()
+    pin = wr.pin_one_core() if with_speed else "not measured in this run"
     speed_rows = []
-    for n in (1, 16, 100):
+    for n in (1, 16, 100) if with_speed else ():
         sp = wr.speed(streams[wr.HELDOUT[0]], n)
         speed_rows.append([sp["refs"], sp["bank_s"], sp["decoded_fps"], sp["sampled_fps"], sp["realtime"]])
     loads.append(os.getloadavg()[0])
@@ -335,6 +335,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--calibrate", metavar="ENCODER", default=None,
                     help="fit the watch calibration of ENCODER on the tuning streams and print it")
+    ap.add_argument("--accuracy-only", action="store_true",
+                    help="real-footage accuracy only (no timing: runs without the benchmark lock)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="kadr-watch-bench-"))
     try:
@@ -346,13 +348,13 @@ def main() -> None:
             print(json.dumps({k: v for k, v in fit.items() if k not in ("single", "multi")}), fit["single"], fit["multi"])
             return
         load0 = os.getloadavg()
-        gen = generated(work)
-        text, loads = real(work)
+        gen = [] if args.accuracy_only else generated(work)
+        text, loads = real(work, with_speed=not args.accuracy_only)
         head = ["# Stream watch: real footage and a generated stream\n",
                 f"{machine_line()}. Measured 1-minute load average during the run: {min(loads):.1f}–{max(loads):.1f} "
                 f"(start {load0[0]:.1f}) on a 2-core machine shared with other jobs: speeds are pessimistic, "
                 "ratios within the run are what count.\n"]
-        write_result("watch", "\n".join(head + text + gen) + "\n")
+        write_result("watch-accuracy" if args.accuracy_only else "watch", "\n".join(head + text + gen) + "\n")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
