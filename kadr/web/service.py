@@ -420,29 +420,37 @@ class Library:
                                "media_url": f"/media/{e.key}", "analysis": None,
                                "frame_ref": self.catalog.short_name(e.path)}
         if e.analysis is not None:
-            d = e.analysis.data
-            shots = []
-            for s in d.get("shots", []):
-                kfs = []
-                for k in s.get("keyframes", []):
-                    fr = int(k["frame"])
-                    row = by_frame.get(fr)
-                    kfs.append({"frame": fr, "time": k.get("time"), "labels": k.get("labels"),
-                                "description": k.get("description") or (row or {}).get("description"),
-                                "thumbnail_url": f"/api/videos/{e.key}/keyframes/{fr}.jpg",
-                                "id": row["id"] if row else None,
-                                "similar_url": (f"/search?id={quote(row['id'])}" if row else
-                                                f"/search?frame={quote(out['frame_ref'])}%40%23{fr}")})
-                shots.append({k: s[k] for k in ("index", "start_frame", "end_frame", "start_time", "end_time")
-                              if k in s} | {"keyframes": kfs})
-            out["analysis"] = {"dir": str(e.analysis.dir), "fps": d.get("fps"), "frames": d.get("frames"),
-                               "detector": d.get("detector"),
-                               "label_encoder": d.get("label_encoder", d.get("classifier")),
-                               "probe": d.get("probe"), "transitions": d.get("transitions", []), "shots": shots,
-                               "has_scores": bool(d.get("boundary_scores")),
-                               "report_url": f"/video/{e.key}/report"}
+            try:
+                out["analysis"] = self._analysis_json(e, by_frame, out["frame_ref"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise InputError(f"the analysis in {str(e.analysis.dir)!r} is damaged ({type(exc).__name__}: {exc}); "
+                                 "run `kadr analyse` again") from None
         out["keyframes"] = [self._decorate({**r, "source": str(e.path), "video": str(e.path)}) for r in rows]
         return out
+
+    def _analysis_json(self, e: Any, by_frame: dict, frame_ref: str) -> dict[str, Any]:
+        """The page's view of a shots.json (values coerced: the file may be damaged or hostile)."""
+        d = e.analysis.data
+        shots = []
+        for s in d.get("shots", []):
+            kfs = []
+            for k in s.get("keyframes", []):
+                fr = int(k["frame"])
+                row = by_frame.get(fr)
+                kfs.append({"frame": fr, "time": None if k.get("time") is None else float(k["time"]),
+                            "labels": k.get("labels"),
+                            "description": k.get("description") or (row or {}).get("description"),
+                            "thumbnail_url": f"/api/videos/{e.key}/keyframes/{fr}.jpg",
+                            "id": row["id"] if row else None,
+                            "similar_url": (f"/search?id={quote(row['id'])}" if row else
+                                            f"/search?frame={quote(frame_ref)}%40%23{fr}")})
+            shots.append({"index": int(s["index"]), "start_frame": int(s["start_frame"]),
+                          "end_frame": int(s["end_frame"]), "start_time": float(s["start_time"]),
+                          "end_time": float(s["end_time"]), "keyframes": kfs})
+        return {"dir": str(e.analysis.dir), "fps": d.get("fps"), "frames": d.get("frames"),
+                "detector": d.get("detector"), "label_encoder": d.get("label_encoder", d.get("classifier")),
+                "probe": d.get("probe"), "transitions": d.get("transitions", []), "shots": shots,
+                "has_scores": bool(d.get("boundary_scores")), "report_url": f"/video/{e.key}/report"}
 
     def video_charts(self, key: str) -> dict[str, str]:
         """The report's SVG timeline and boundary-score plot of an analysed video (trusted,
@@ -453,14 +461,23 @@ class Library:
         if e.analysis is None:
             return {}
         d = e.analysis.data
-        trans = d.get("transitions", [])
-        fps = float(d.get("fps") or 0.0)
-        frames = int(d.get("frames") or 0)
-        duration = float((d.get("probe") or {}).get("duration") or (frames / fps if fps else 0.0))
+        # shots.json is a file: every value the SVG takes is coerced to its type first
+        try:
+            trans = [{"type": str(t["type"]), "start_frame": int(t["start_frame"]), "end_frame": int(t["end_frame"]),
+                      "start_time": float(t["start_time"]), "end_time": float(t["end_time"])}
+                     for t in d.get("transitions", [])]
+            shots = [{"index": int(x["index"]), "start_frame": int(x["start_frame"]), "end_frame": int(x["end_frame"])}
+                     for x in d.get("shots", [])]
+            fps = float(d.get("fps") or 0.0)
+            frames = int(d.get("frames") or 0)
+            duration = float((d.get("probe") or {}).get("duration") or (frames / fps if fps else 0.0))
+            scores = [float(v) for v in d.get("boundary_scores") or []]
+        except (KeyError, TypeError, ValueError):
+            return {}  # a damaged shots.json: the page shows what it can without the charts
         out = {"legend": legend(sorted({t["type"] for t in trans}) or ["cut"]),
-               "timeline": timeline_svg(d.get("shots", []), trans, frames, duration)}
-        if d.get("boundary_scores"):
-            out["scores"] = score_plot_svg(d["boundary_scores"], trans, fps=fps)
+               "timeline": timeline_svg(shots, trans, frames, duration)}
+        if scores:
+            out["scores"] = score_plot_svg(scores, trans, fps=fps)
         return out
 
     def report_file(self, key: str) -> Path:

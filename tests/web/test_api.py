@@ -396,3 +396,35 @@ def test_watch_inside_the_server(library, demo_data):
     hub2 = EventHub()
     start_watch(str(demo_data["db"]), "effnet-lite0", str(demo_data["root"] / "missing.mp4"), hub2).join(60)
     assert [e for _, e in hub2.since(0)][0]["type"] == "error"
+
+
+def test_damaged_or_hostile_analysis(tmp_path, demo_data):
+    """A shots.json with markup in its values, or missing fields: escaped or one clear error."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from kadr.web.app import create_app
+    from kadr.web.catalog import Catalog
+    from kadr.web.service import Library
+    from kadr.web.thumbs import ThumbnailCache
+
+    d = tmp_path / "an"
+    d.mkdir()
+    shutil.copy(demo_data["clip"], tmp_path / "demo.mp4")
+    shots = json.loads((demo_data["analysis"] / "shots.json").read_text())
+    shots["video"] = "demo.mp4"
+    shots["detector"] = "<script>alert(1)</script>"
+    shots["transitions"][0]["type"] = "<img src=x onerror=alert(1)>"
+    (d / "shots.json").write_text(json.dumps(shots))
+    lib = Library(None, Catalog(None, [tmp_path]), thumbs=ThumbnailCache(None))
+    c = TestClient(create_app(lib), base_url="http://127.0.0.1")
+    vid = c.get("/api/videos").json()["videos"][0]["id"]
+    page = c.get(f"/video/{vid}")
+    assert page.status_code == 200
+    assert "<script>alert(1)" not in page.text and "<img src=x" not in page.text
+    del shots["shots"][0]["start_frame"]
+    (d / "shots.json").write_text(json.dumps(shots))
+    lib2 = Library(None, Catalog(None, [tmp_path]), thumbs=ThumbnailCache(None))
+    r = TestClient(create_app(lib2), base_url="http://127.0.0.1").get(f"/api/videos/{vid}")
+    assert r.status_code == 400 and "damaged" in r.json()["error"]
