@@ -124,9 +124,9 @@ class Watcher:
         if own:
             from kadr.io.sources import resolve_source
 
-            live = resolve_source(source).is_live
+            src = resolve_source(source)
             reader = _open_with_timeout(lambda: VideoReader(source, analysis_size=int(self.o.size), threads=threads),
-                                        self.o.live_timeout(live), str(source))
+                                        self.o.live_timeout(src.is_live), src.name)
         else:
             reader = source
         st = self.stats

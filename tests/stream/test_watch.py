@@ -230,7 +230,7 @@ def test_stalled_stream_times_out(tmp_path):
     assert out.returncode == 2, out.stderr
     err = [x for x in out.stderr.splitlines() if x.strip()]
     assert err[-1].startswith("kadr: error: <stdin>: no decodable"), out.stderr
-    assert "for 2 s" in err[-1] or "after 2 s" in err[-1]
+    assert "for 2 s" in err[-1] or "after 2 s" in err[-1]  # (a loaded machine may not finish probing in 2 s)
     assert time.monotonic() - t0 < 18  # it did not wait for the pipe to close
     # nothing at all on the pipe: the open itself times out
     src = subprocess.Popen(["sleep", "20"], stdout=subprocess.PIPE)
@@ -238,7 +238,8 @@ def test_stalled_stream_times_out(tmp_path):
                           "--min-cosine", "0.99"], stdin=src.stdout, capture_output=True, text=True, cwd=ROOT,
                          timeout=120)
     src.kill()
-    assert out.returncode == 2 and "no decodable video after 2 s" in out.stderr.splitlines()[-1], out.stderr
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.splitlines()[-1].startswith("kadr: error: <stdin>: no decodable video after 2 s"), out.stderr
 
 
 def test_query_syntax():
