@@ -13,6 +13,8 @@ from typing import Callable, Sequence
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SHARED_VIDEO = ROOT.parent / "shared" / "data" / "video"
+#: 1-minute load average when the benchmark script started (see :func:`machine_line`)
+_LOAD_AT_START = os.getloadavg()[0]
 
 
 def best_of(fn: Callable[[], object], repeats: int = 3) -> tuple[float, object]:
@@ -30,10 +32,16 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def load_line() -> str:
+    """The machine's load, measured: 1-minute load average when the script started and now
+    (1, 5, 15 minutes), against the number of cores."""
+    now = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"load average {_LOAD_AT_START:.1f} at the start, {now} (1/5/15 min) at the end, on {os.cpu_count()} cores"
+
+
 def machine_line() -> str:
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-            f"{platform.python_version()}, {_dt.date.today().isoformat()}, load average {load}")
+            f"{platform.python_version()}, {_dt.date.today().isoformat()}, {load_line()} (measured)")
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

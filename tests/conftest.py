@@ -12,6 +12,15 @@ import pytest
 SHARED_VIDEO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video"
 
 
+def run_cli(capsys, *argv):
+    """Run ``kadr ARGV...`` in-process (arguments may be Paths): (exit code, stdout, stderr)."""
+    from kadr.cli.main import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def shared_video_dir() -> Path:
     """``../shared/data/video`` or skip the test when it is absent."""
     if not (SHARED_VIDEO / "ground_truth.json").exists():

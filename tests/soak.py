@@ -3,8 +3,8 @@ the command's resident memory (RSS) sampled as the stream goes. Used by ``tests/
 (the pass/fail goals) and ``benchmarks/soak.py`` (RSS over time, written to
 ``benchmarks/results/soak.md``).
 
-The stream: small frames (96x54, 25 fps, H.264 in MPEG-TS on the command's stdin), shots of
-blocky random textures panning sideways, cut every ``shot_s`` seconds; every
+The stream: small frames (96x54, 25 fps, H.264 in MPEG-TS on the command's stdin), shots
+panning slowly across sample photos, cut every ``shot_s`` seconds; every
 ``reference_every_s`` seconds a shot shows the reference photo instead (what ``kadr watch
 --query`` looks for), so both ``kadr shots`` (cuts) and ``kadr watch`` (appearances) have
 events all along the stream.
@@ -35,22 +35,32 @@ def reference_image(size: tuple[int, int] = SIZE) -> np.ndarray:
     return cv2.resize(sample_photo("astronaut"), size, interpolation=cv2.INTER_AREA)
 
 
-def stream_frames(n: int, *, shot_s: float = 10.0, reference_every_s: float = 300.0, seed: int = 0):
-    """``n`` RGB frames (H, W, 3) of the soak stream (see the module doc)."""
+#: Photos of the ordinary shots (the reference "astronaut" is not among them).
+PHOTOS = ("coffee", "rocket", "chelsea", "coins", "hubble_deep_field", "immunohistochemistry", "brick", "camera")
+
+
+def stream_frames(n: int, *, shot_s: float = 10.0, reference_every_s: float = 300.0):
+    """``n`` RGB frames (H, W, 3) of the soak stream (see the module doc): each shot a slow
+    pan across one of :data:`PHOTOS` (at twice the frame size), a cut every ``shot_s`` s,
+    every ``reference_every_s`` s a shot of the reference photo instead."""
+    import cv2
+
+    from kadr.io.synthetic import sample_photo
+
     w, h = SIZE
-    rng = np.random.default_rng(seed)
+    big = [cv2.resize(sample_photo(p), (2 * w, 2 * h), interpolation=cv2.INTER_AREA) for p in PHOTOS]
+    big = [b if b.ndim == 3 else np.repeat(b[..., None], 3, 2) for b in big]
     ref = reference_image()
     shot = int(shot_s * FPS)
     every = max(1, int(reference_every_s / shot_s))
-    base = None
     for i in range(n):
         k, j = divmod(i, shot)
-        if j == 0:
-            if k % every == every - 1:
-                base = ref
-            else:
-                base = rng.integers(0, 256, (h // 6 + 1, w // 6 + 1, 3), dtype=np.uint8).repeat(6, 0).repeat(6, 1)[:h, :w]
-        yield base if base is ref else np.roll(base, j // 2, axis=1)
+        if k % every == every - 1:
+            yield ref
+            continue
+        photo = big[k % len(big)]
+        x = (j // 4) % w  # one pixel every 4 frames, wrapping within the photo
+        yield photo[h // 2: h // 2 + h, x: x + w]
 
 
 @dataclass
@@ -66,6 +76,7 @@ class SoakRun:
     returncode: int | None = None
     events: int = 0
     stderr: str = ""
+    stderr_hits: int = 0
 
     def rss_growth_mb(self) -> float:
         """RSS at the end minus the RSS once the first fifth of the stream was fed (MB)."""
@@ -78,10 +89,11 @@ class SoakRun:
 
 
 def run_soak(args: list[str], *, stream_s: float = 3600.0, sample_s: float = 0.5, timeout: float = 900.0,
-             program: list[str] | None = None, **stream_kw) -> SoakRun:
+             program: list[str] | None = None, count_stderr: str | None = None, **stream_kw) -> SoakRun:
     """Run ``python -m kadr ARGS`` (its source being ``-``) on a generated stream of
     ``stream_s`` seconds of video, sampling its RSS every ``sample_s`` seconds. ``program``
-    replaces ``python -m kadr`` (a peer tool reading the same stream on stdin)."""
+    replaces ``python -m kadr`` (a peer tool reading the same stream on stdin);
+    ``count_stderr``: count the lines of its stderr holding this text (a peer's events)."""
     import psutil
 
     n = int(stream_s * FPS)
@@ -137,7 +149,9 @@ def run_soak(args: list[str], *, stream_s: float = 3600.0, sample_s: float = 0.5
         t.join(timeout=10)
     run.wall_s = time.perf_counter() - t0
     run.returncode = p.returncode
-    run.stderr = b"".join(err).decode("utf-8", "replace")[-2000:]
+    full = b"".join(err).decode("utf-8", "replace")
+    run.stderr_hits = full.count(count_stderr) if count_stderr else 0
+    run.stderr = full[-2000:]
     return run
 
 

@@ -31,6 +31,9 @@ def _has_flag(command: str, flag: str) -> bool:
 
 
 def _check(run) -> None:
+    print(f"\n{' '.join(run.command[2:5])}...: wall {run.wall_s:.0f} s, RSS growth {run.rss_growth_mb():+.1f} MB "
+          f"(first fifth -> end), first event at {run.first_event_wall} s, stream fed by {run.feed_done_wall:.1f} s, "
+          f"{run.events} events")
     assert run.returncode == 0, run.stderr
     assert run.events > 0, "no event in an hour of stream"
     assert run.first_event_while_streaming(), (

@@ -155,12 +155,20 @@ def open_encoder(args: argparse.Namespace, name: str | None = None, **extra):
 PICTURE_HELP = "image file or video frame (clip.mp4@#N = frame N, clip.mp4@12.5s = at 12.5 s)"
 
 
-def add_picture_pair(parser: argparse.ArgumentParser, b_help: str) -> None:
-    """Positional ``a`` and ``b`` arguments, each an image file or a video frame."""
+def add_picture_pair(parser: argparse.ArgumentParser, b_help: str, *, options: type | None = None,
+                     image_flag: tuple[str, str] | None = None) -> None:
+    """Positional ``a`` and ``b`` (each an image file or a video frame), the flags of an
+    ``options`` dataclass, and an optional ``image_flag = (flag, help)`` writing a PNG."""
     parser.add_argument("a", help=PICTURE_HELP)
     parser.add_argument("b", help=b_help)
+    if image_flag is not None:
+        parser.add_argument(image_flag[0], metavar="PNG", help=image_flag[1])
+    if options is not None:
+        add_options(parser, options)
 
 
-def load_picture_pair(args: argparse.Namespace):
-    """The RGB arrays of ``args.a`` and ``args.b`` (see :func:`load_picture`)."""
-    return load_picture(args.a), load_picture(args.b)
+def load_picture_pair(args: argparse.Namespace, options: type | None = None):
+    """``(a, b)`` RGB arrays of ``args.a`` and ``args.b`` (see :func:`load_picture`), preceded
+    by the ``options`` dataclass built from ``args`` when one is given."""
+    pair = (load_picture(args.a), load_picture(args.b))
+    return pair if options is None else (options_from_args(options, args), *pair)

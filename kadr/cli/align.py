@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from kadr._options import add_options, options_from_args
 from kadr.cli._common import add_picture_pair
 
 COMMAND = "align"
@@ -24,18 +23,16 @@ example:
 def add_arguments(parser) -> None:
     from kadr.geometry.keypoints import AlignOptions
 
-    add_picture_pair(parser, "image file or video frame to map A onto")
-    parser.add_argument("--overlay", metavar="PNG", help="write an overlay: A warped into B's frame (magenta) "
-                        "over B (green); grey where they agree")
-    add_options(parser, AlignOptions)
+    add_picture_pair(parser, "image file or video frame to map A onto", options=AlignOptions,
+                     image_flag=("--overlay", "write an overlay: A warped into B's frame (magenta) over B (green); "
+                                              "grey where they agree"))
 
 
 def run(args):
     from kadr.cli._common import load_picture_pair
     from kadr.geometry.keypoints import AlignOptions, align, overlay
 
-    options = options_from_args(AlignOptions, args)
-    a, b = load_picture_pair(args)
+    options, a, b = load_picture_pair(args, AlignOptions)
     result = align(a, b, options).to_dict()
     result.update(result.pop("extra"))
     result.update({"a": args.a, "b": args.b})

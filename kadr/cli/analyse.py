@@ -67,8 +67,8 @@ def _run(args):
     from kadr.io.probe import probe
     from kadr.report import render_analysis, write_html
     from kadr.video.export import ShotList, write_text
-    from kadr.video.keyframes import KeyframeOptions, LabelOptions, label_images, pick_keyframes, prepare_dir
-    from kadr.cli.shots import detect
+    from kadr.video.keyframes import (KeyframeOptions, LabelOptions, detect_shots_and_keyframes, label_images,
+                                      prepare_dir)
 
     if args.k < 1:
         raise InputError(f"--k must be >= 1, got {args.k}")
@@ -82,16 +82,17 @@ def _run(args):
     t0 = time.perf_counter()
     info = probe(args.video).to_dict()
     timings["probe"] = time.perf_counter() - t0
-    log(f"{args.video}: {info.get('width')}x{info.get('height')}, {info.get('frame_count')} frames; detecting shots ...")
+    log(f"{args.video}: {info.get('width')}x{info.get('height')}, {info.get('frame_count')} frames; "
+        "detecting shots and picking keyframes ...")
     t0 = time.perf_counter()
-    det = detect(args, args.video)
-    timings["shots"] = time.perf_counter() - t0
+    det, res, passes = detect_shots_and_keyframes(args.video, detector=args.detector, options=kopts, out_dir=kf_dir,
+                                                  analysis_size=args.analysis_size,
+                                                  decode_threads=args.decode_threads)
+    timings["shots_and_keyframes"] = time.perf_counter() - t0
     sl = ShotList.from_detection(det)
-    log(f"{len(sl.shots)} shots, {len(sl.transitions)} transitions; picking keyframes ...")
-    t0 = time.perf_counter()
-    res = pick_keyframes(args.video, sl.shots, transitions=sl.transitions, options=kopts, out_dir=kf_dir,
-                         analysis_size=args.analysis_size)
-    timings["keyframes"] = time.perf_counter() - t0
+    log(f"{len(sl.shots)} shots, {len(sl.transitions)} transitions, {sum(len(r.keyframes) for r in res)} keyframes "
+        f"({passes.passes} decode pass{'es' if passes.passes > 1 else ''}: {passes.frames_decoded} frames)"
+        + (f"; second pass because {passes.second_pass_reason}" if passes.second_pass_reason else ""))
     images = [img for r in res for img in r.thumbnails]
     # content-free keyframes (solid, title cards) are not classified; unsure labels are dropped
     t0 = time.perf_counter()
@@ -112,8 +113,8 @@ def _run(args):
             if lab["text"] and k["labels"] is not None:
                 k["label_note"] = lab["text"]
     result["timings"] = {k: round(v, 3) for k, v in timings.items()}
-    if det.decode is not None:
-        result["decode"] = {"corrupt_packets": det.decode.corrupt_packets, "lost": det.decode.lost}
+    result["decode"] = {"corrupt_packets": det.decode.corrupt_packets if det.decode is not None else 0,
+                        "lost": det.decode.lost if det.decode is not None else 0, **passes.to_dict()}
     # the per-frame boundary score (the report's plot; `kadr serve` draws it from here)
     result["boundary_scores"] = [round(float(v), 4) for v in (det.scores if det.scores is not None else [])]
     result = to_jsonable(result)
@@ -136,6 +137,8 @@ def render(result, args) -> None:
     dec = result.get("decode") or {}
     if dec.get("corrupt_packets") or dec.get("lost"):
         print(f"  decoding: {dec['corrupt_packets']} corrupt packets skipped, {dec['lost']} frames lost")
+    if dec.get("passes"):
+        print(f"  decoded {dec['frames_decoded']} frames in {dec['passes']} pass{'es' if dec['passes'] > 1 else ''}")
     print("  time: " + ", ".join(f"{k} {v:.2f}s" for k, v in result["timings"].items()))
     print(f"  report: {result['report']}")
     print(f"  shots:  {result['shots_json']}")

@@ -40,12 +40,10 @@ def _keyframe_items(encoder, video, skipped):
     from kadr.errors import DecodeError, InputError
     from kadr.features.pipeline import MediaItem
     from kadr.io.images import SkippedFile
-    from kadr.video.keyframes import pick_keyframes
-    from kadr.video.shots import detect_shots
+    from kadr.video.keyframes import detect_shots_and_keyframes
 
     try:
-        det = detect_shots(str(video))
-        picked = pick_keyframes(str(video), det.shots, transitions=det.transitions, encoder=encoder)
+        _, picked, _ = detect_shots_and_keyframes(str(video), encoder=encoder)
     except (DecodeError, InputError) as exc:
         skipped.append(SkippedFile(str(video), str(exc)))
         return [], np.zeros((0, encoder.dim), np.float32)

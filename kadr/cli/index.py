@@ -114,10 +114,33 @@ def run(args):
 
             ray_options = options_from_args(RayOptions, args, prefix="ray-")
             connect(args.ray, ray_options)  # before anything is created (and before lancedb is imported)
-        idx = open_index(args, create=True)
-        rep = idx.add(args.paths, video_mode=args.video_mode, commit_every=args.commit_every, ray=args.ray,
-                      ray_options=ray_options, wait=args.wait)
+        from pathlib import Path
+
+        new = not Path(args.db).expanduser().exists()
+        try:
+            idx = open_index(args, create=True)
+            rep = _add(idx, args, ray_options)
+        except BaseException:
+            if new:  # a first run that wrote no table leaves no empty --db folder behind
+                _drop_if_no_tables(Path(args.db).expanduser())
+            raise
         return {"command": "add", "db": str(idx.path), **rep.to_dict()}
+    return _run_other(args)
+
+
+def _drop_if_no_tables(path) -> None:
+    import shutil
+
+    if path.is_dir() and not any(p.suffix == ".lance" for p in path.iterdir()):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _add(idx, args, ray_options):
+    return idx.add(args.paths, video_mode=args.video_mode, commit_every=args.commit_every, ray=args.ray,
+                   ray_options=ray_options, wait=args.wait)
+
+
+def _run_other(args):
     if args.index_command == "stats":
         return {"command": "stats", **open_index(args).stats()}
     if args.index_command == "check":

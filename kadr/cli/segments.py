@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from kadr._options import add_options, options_from_args
 from kadr.cli._common import add_picture_pair
 
 COMMAND = "segments"
@@ -24,18 +23,16 @@ example:
 def add_arguments(parser) -> None:
     from kadr.geometry.segmentation import SegmentOptions
 
-    add_picture_pair(parser, "image file or video frame of the same size")
-    parser.add_argument("--draw", metavar="PNG", help="write A | B side by side with region outlines: vanished "
-                        "regions red in A, appeared green in B, changed yellow in both")
-    add_options(parser, SegmentOptions)
+    add_picture_pair(parser, "image file or video frame of the same size", options=SegmentOptions,
+                     image_flag=("--draw", "write A | B side by side with region outlines: vanished regions red "
+                                           "in A, appeared green in B, changed yellow in both"))
 
 
 def run(args):
     from kadr.cli._common import load_picture_pair
     from kadr.geometry.segmentation import SegmentOptions, compare_regions
 
-    options = options_from_args(SegmentOptions, args)
-    a, b = load_picture_pair(args)
+    options, a, b = load_picture_pair(args, SegmentOptions)
     diff, la, lb = compare_regions(a, b, options)
     out = {"a": args.a, "b": args.b, "method": options.method, **diff.to_dict()}
     if args.draw:

@@ -365,3 +365,136 @@ def label_images(images: Sequence[np.ndarray], classifier: Any, *, k: int = 3,
                 out[i]["text"] = f"no confident label (all below {100 * o.min_label_score:.0f} %)"
     return out
 
+
+
+#: Frames a decoded frame waits in :func:`detect_shots_and_keyframes` before it is offered to
+#: the keyframe picker, so that the shot it belongs to is already known. The classic detector
+#: decides a cut 4 frames after it and a gradual transition when it is over: at most 78 frames
+#: after its edit point on the shared clips and the generated demo clip (measured in issue 18).
+#: A transition decided later than this (or a detector that decides only at the end of the
+#: stream, like ``transnetv2`` today) makes the keyframes come from a second pass instead.
+ONE_PASS_LAG = 128
+
+
+@dataclass
+class PassReport:
+    """How :func:`detect_shots_and_keyframes` got its keyframes."""
+
+    #: decode passes over the video: 1 (keyframes scored inside the shot pass) or 2
+    passes: int
+    #: frames decoded by all passes together
+    frames_decoded: int
+    #: why a second pass was needed (None for one pass)
+    second_pass_reason: str | None = None
+    #: (width, height) of the decoded frames, display rotation applied (None: no frame)
+    frame_size: tuple[int, int] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passes": self.passes, "frames_decoded": self.frames_decoded,
+                "second_pass_reason": self.second_pass_reason}
+
+
+def _edit_point(t: Transition) -> int:
+    """The frame where a transition splits two shots (as ``shots_from_transitions`` does)."""
+    return t.start_frame if t.start_frame == t.end_frame else (t.start_frame + t.end_frame + 1) // 2
+
+
+class _DelayedFeeder:
+    """Feeds a :class:`KeyframePicker` from inside the shot pass: frames wait ``lag`` frames
+    in a delay line, so each shot is closed exactly where the two-pass order would close it."""
+
+    def __init__(self, picker: KeyframePicker, lag: int):
+        from collections import deque
+
+        self.picker, self.lag = picker, int(lag)
+        self.line: "deque[Frame]" = deque()
+        self.bounds: list[int] = []          # edit points decided, not yet reached by the picker
+        self.start = 0                       # first frame of the open shot
+        self.offered = -1                    # last frame index offered to the picker
+        self.closed: dict[tuple[int, int], ShotKeyframes] = {}
+        self.late: str | None = None
+        self.frame_size: tuple[int, int] | None = None
+
+    def transition(self, t: Transition) -> None:
+        b = _edit_point(t)
+        if b <= self.offered or t.start_frame < self.start:
+            self.late = self.late or (f"the {t.type} at frames {t.start_frame}-{t.end_frame} was decided more "
+                                      f"than {self.lag} frames after it")
+            return
+        if t.end_frame > t.start_frame:
+            self.picker.exclude(t.start_frame, t.end_frame)
+        if b > self.start and b not in self.bounds:
+            self.bounds = sorted([*self.bounds, b])
+
+    def frame(self, f: "Frame") -> None:
+        if self.frame_size is None:
+            self.frame_size = (f.width, f.height)
+        if self.picker.out_dir is None:  # only the analysis image is needed: bounded memory
+            f.analysis_image  # noqa: B018 - converts and caches it
+            f.release()
+        self.line.append(f)
+        if len(self.line) > self.lag:
+            self._offer(self.line.popleft())
+
+    def _close(self, end: int) -> None:
+        res = self.picker.close_shot(Shot(len(self.closed), self.start, end, 0.0, 0.0))
+        self.closed[(self.start, end)] = res
+        self.start = end
+
+    def _offer(self, f: "Frame") -> None:
+        while self.bounds and self.bounds[0] <= f.index:
+            self._close(self.bounds.pop(0))
+        self.picker.update(f)
+        self.offered = f.index
+
+    def finish(self, shots: Sequence[Shot]) -> list[ShotKeyframes] | None:
+        """The keyframes of the final ``shots``; None when the shared pass could not give them."""
+        while self.line:
+            self._offer(self.line.popleft())
+        if self.late is not None:
+            return None
+        if shots and self.start < shots[-1].end_frame:
+            self._close(shots[-1].end_frame)
+        out = []
+        for s in shots:
+            res = self.closed.get((s.start_frame, s.end_frame))
+            if res is None:
+                self.late = f"shot {s.index} ({s.start_frame}-{s.end_frame}) was not closed by the shared pass"
+                return None
+            s.keyframes = res.shot.keyframes
+            res.shot = s
+            out.append(res)
+        return out
+
+
+def detect_shots_and_keyframes(source: "str | os.PathLike", *, detector: Any = "auto",
+                               encoder: "str | Encoder | None" = None, options: KeyframeOptions | None = None,
+                               out_dir: str | os.PathLike | None = None,
+                               analysis_size: int = DEFAULT_ANALYSIS_SIZE, image_format: str = "jpg",
+                               max_side: int | None = None, decode_threads: int = 0, progress: bool | None = None,
+                               lag: int = ONE_PASS_LAG) -> tuple[Any, list[ShotKeyframes], PassReport]:
+    """Shots and their keyframes in **one decode pass**: the keyframe candidates are offered to
+    a :class:`KeyframePicker` from ``detect_shots(on_frame=..., on_transition=...)``, each frame
+    ``lag`` frames after it was decoded (see :data:`ONE_PASS_LAG`), so the result equals
+    ``pick_keyframes`` run on the detected shots. Frames are decoded with the deblocking filter
+    on (pristine pictures for the keyframes). If the detector decides a transition too late,
+    the keyframes come from a second pass and the report says why.
+
+    Returns ``(ShotDetection, [ShotKeyframes per shot], PassReport)``; ``shots[i].keyframes``
+    are filled in place. ``analysis_size`` is the size the keyframes are compared at.
+    """
+    from kadr.video.shots import detect_shots
+
+    picker = KeyframePicker(encoder, options, out_dir=out_dir, image_format=image_format, max_side=max_side)
+    feeder = _DelayedFeeder(picker, lag)
+    det = detect_shots(source, detector=detector, analysis_size=analysis_size or None,
+                       decode_threads=decode_threads, on_frame=feeder.frame, on_transition=feeder.transition,
+                       progress=progress, fast_decode=False)
+    decoded = det.decode.decoded if det.decode is not None else det.frames
+    results = feeder.finish(det.shots)
+    if results is not None:
+        return det, results, PassReport(1, decoded, frame_size=feeder.frame_size)
+    results = pick_keyframes(source, det.shots, transitions=det.transitions, encoder=picker.encoder,
+                             options=picker.options, out_dir=out_dir, analysis_size=analysis_size,
+                             image_format=image_format, max_side=max_side, progress=progress)
+    return det, results, PassReport(2, decoded + det.frames, feeder.late, feeder.frame_size)

@@ -7,13 +7,10 @@ import numpy as np
 import pytest
 
 from kadr.cli.main import main
-from tests.conftest import needs_ffmpeg
+from tests.conftest import needs_ffmpeg, run_cli
 
 
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli
 
 
 @pytest.fixture(scope="module")

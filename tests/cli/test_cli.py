@@ -5,12 +5,7 @@ import sys
 import pytest
 
 from kadr.cli.main import command_modules, main
-
-
-def run_cli(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.conftest import run_cli
 
 
 def test_help_and_version(capsys):

@@ -119,3 +119,32 @@ def test_main_leaves_the_callers_warning_machinery_alone(capsys):
     main(["search", "--db", "/nonexistent/db", "--image", "x.png"])
     capsys.readouterr()
     assert warnings.showwarning is before and warnings.filters == filters
+
+
+#: Libraries that each cost from a few hundred ms to seconds of CPU to import (torch ~2 s here).
+HEAVY = ("torch", "lancedb", "transformers", "onnxruntime", "pyarrow", "ray")
+
+
+@pytest.mark.parametrize("argv", [
+    ["--help"], ["compare", "missing-a.png", "missing-b.png"], ["search", "--db", "/nonexistent/db", "--image", "q.png"],
+    ["index", "stats", "--db", "/nonexistent/db"], ["analyse", "/nonexistent.mp4"], ["embed", "/nonexistent", "-o", "x.npy"],
+    ["watch", "/nonexistent.mp4", "--query", "q.png"], ["shots", "/nonexistent.mp4"],
+])
+def test_help_and_early_errors_import_no_heavy_library(argv):
+    # start-up cost is imports: torch alone is ~2 s of CPU here. `--help` and an error found in
+    # the arguments must not pay it (checked by what is imported, not by a timing)
+    import subprocess
+
+    code = ("import sys\nfrom kadr.cli.main import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            f"print('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120,
+                       cwd=Path(__file__).resolve().parents[2])
+    assert r.stdout.strip().splitlines()[-1] == "HEAVY=", f"{argv} imported {r.stdout.strip().splitlines()[-1]}"
+
+
+def test_failed_first_index_add_leaves_no_empty_db_folder(tmp_path, capsys):
+    db = tmp_path / "new.db"
+    assert main(["index", "add", str(tmp_path / "missing"), "--db", str(db), "--encoder", "hsv-hist"]) == 2
+    assert main(["index", "add", str(tmp_path), "--db", str(db), "--encoder", "no-such-encoder"]) == 2
+    capsys.readouterr()
+    assert not db.exists()

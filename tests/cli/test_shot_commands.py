@@ -8,14 +8,10 @@ import json
 
 import pytest
 
-from kadr.cli.main import main
-from tests.conftest import needs_ffmpeg
+from tests.conftest import needs_ffmpeg, run_cli
 
 
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli
 
 
 def test_shots_json_and_human(demo_clip, capsys):

@@ -53,13 +53,17 @@ def effnet_onnx():
     return EffNetLite0(backend="onnx")
 
 
+def _tiny_model_folder(tmp_path_factory, name: str, seed: int):
+    """(transformers, an empty folder) for a tiny random model, torch seeded; skips without transformers."""
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("torch").manual_seed(seed)
+    return transformers, tmp_path_factory.mktemp(name)
+
+
 @pytest.fixture(scope="session")
 def dinov2_dir(tmp_path_factory):
     """A tiny randomly initialised DINOv2 (2 layers, width 32, 32 px input) saved with its processor."""
-    transformers = pytest.importorskip("transformers")
-    torch = pytest.importorskip("torch")
-    torch.manual_seed(2)
-    d = tmp_path_factory.mktemp("tiny-dinov2")
+    transformers, d = _tiny_model_folder(tmp_path_factory, "tiny-dinov2", 2)
     cfg = transformers.Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, mlp_ratio=2,
                                     image_size=32, patch_size=8)
     transformers.Dinov2Model(cfg).save_pretrained(d)
@@ -90,10 +94,7 @@ def _clip_tokenizer(folder) -> int:
 @pytest.fixture(scope="session")
 def clip_dir(tmp_path_factory):
     """A tiny randomly initialised CLIP (width 32, 32 px input) with a hand-made BPE tokenizer."""
-    transformers = pytest.importorskip("transformers")
-    torch = pytest.importorskip("torch")
-    torch.manual_seed(0)
-    d = tmp_path_factory.mktemp("tiny-clip")
+    transformers, d = _tiny_model_folder(tmp_path_factory, "tiny-clip", 0)
     n = _clip_tokenizer(d)
     text = dict(TINY, vocab_size=n, max_position_embeddings=16, bos_token_id=n - 2, eos_token_id=n - 1,
                 pad_token_id=n - 1)

@@ -7,13 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from kadr.cli.main import main
+from tests.conftest import run_cli
 
 
-def _run(capsys, *argv):
-    rc = main(list(argv))
-    out, err = capsys.readouterr()
-    return rc, out, err
+_run = run_cli
 
 
 @pytest.fixture(scope="module")

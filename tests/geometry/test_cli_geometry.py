@@ -11,13 +11,12 @@ import pytest
 from kadr.cli._common import save_rgb
 from kadr.geometry.keypoints import corner_error, random_homography
 from kadr.io.synthetic import write_video
-from tests.cli.test_cli import run_cli
+from tests.conftest import run_cli
 from tests.conftest import shared_video_dir
 from tests.geometry._media import moving_patch_frames, photos_640
 
 
-def run(capsys, *argv):
-    return run_cli(capsys, *map(str, argv))
+run = run_cli
 
 
 @pytest.fixture(scope="module")

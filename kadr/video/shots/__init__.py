@@ -118,7 +118,8 @@ class ShotDetection:
 
 @renamed_kwarg(threads="decode_threads")
 def detect_shots(source: Any, *, detector: str | ShotDetector = "auto", analysis_size: int | tuple[int, int] | None = None,
-                 decode_threads: int = 0, on_frame: Callable[[Frame], None] | None = None, progress: bool | None = None,
+                 decode_threads: int = 0, on_frame: Callable[[Frame], None] | None = None,
+                 on_transition: Callable[[Transition], None] | None = None, progress: bool | None = None,
                  fast_decode: bool | None = None, **options: Any) -> ShotDetection:
     """Find the shot boundaries of a video in one decode pass.
 
@@ -131,6 +132,9 @@ def detect_shots(source: Any, *, detector: str | ShotDetector = "auto", analysis
     decode_threads : decoder threads (0 = automatic; ``threads=`` is the deprecated spelling).
     on_frame : called with every decoded :class:`~kadr.io.Frame` after the detector has
         seen it, so other per-frame work (keyframe scoring...) shares the decode pass.
+    on_transition : called with each :class:`Transition` as soon as the detector decides
+        it (before the ``on_frame`` call of the frame that decided it; possibly after the
+        frames it covers), so streaming consumers know where shots end.
     progress : progress bar on stderr (default: only on a terminal).
     fast_decode : skip the codec's deblocking filter (``VideoReader(fast=True)``); default:
         the detector's preference (``classic``: on — invisible at 64 px, ~1.3x faster
@@ -156,13 +160,19 @@ def detect_shots(source: Any, *, detector: str | ShotDetector = "auto", analysis
     try:
         det.reset(reader.fps)
         transitions: list[Transition] = []
+
+        def decided(ts: list[Transition]) -> None:
+            transitions.extend(ts)
+            for t in ts if on_transition is not None else ():
+                on_transition(t)
+
         n = 0
         for f in track(reader, total=reader.frame_count, desc=f"shots ({det.name})", unit="frames", enabled=progress):
-            transitions.extend(det.update(f))
+            decided(det.update(f))
             if on_frame is not None:
                 on_frame(f)
             n = f.index + 1
-        transitions.extend(det.flush())
+        decided(det.flush())
         transitions.sort(key=lambda t: t.start_frame)
         shots = shots_from_transitions(transitions, n, det.clock)
         scores = np.asarray(det.scores[:n] + [0.0] * max(0, n - len(det.scores)), np.float32)

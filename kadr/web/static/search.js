@@ -12,14 +12,14 @@
   function setImage(file) {
     if (!file) return;
     image = file;
-    uploads = [];
+    uploads = []; ids = [];
     $("preview").src = URL.createObjectURL(file);
     $("preview").hidden = false;
     $("clear-image").hidden = false;
     $("drop-hint").textContent = file.name || "pasted image";
   }
   function clearImage() {
-    image = null; uploads = [];
+    image = null; uploads = []; ids = [];
     $("preview").hidden = true; $("clear-image").hidden = true; $("image").value = "";
     $("drop-hint").textContent = "drop or paste an image here, or";
   }
@@ -49,6 +49,8 @@
     const p = new URLSearchParams(location.search);
     for (const f of FIELDS) if (p.has(f)) $(f).value = p.get(f);
     uploads = p.getAll("upload"); ids = p.getAll("id");
+    if (uploads.length) { $("drop-hint").textContent = "the image uploaded earlier (kept by the server), or"; $("clear-image").hidden = false; }
+    if (ids.length) { $("drop-hint").textContent = "items similar to the linked one, or"; $("clear-image").hidden = false; }
     return FIELDS.some((f) => p.get(f) && f !== "k") || uploads.length || ids.length;
   }
 
