@@ -220,20 +220,20 @@ def test_stalled_stream_times_out(tmp_path):
     clip = write_video(frames, tmp_path / "c.mp4")  # 6 s: more than FFmpeg probes before the first frame
     ref = tmp_path / "ref.png"
     Image.fromarray(sample_photo("rocket")).save(ref)
-    script = (f"{ffmpeg} -loglevel error -i {clip} -c:v libx264 -f mpegts - ; sleep 20")
+    script = (f"{ffmpeg} -loglevel error -i {clip} -c:v libx264 -f mpegts - ; sleep 120")
     src = subprocess.Popen(["bash", "-c", script], stdout=subprocess.PIPE)
-    t0 = time.monotonic()
     out = subprocess.run([sys.executable, "-m", "kadr", "watch", "-", "--query", str(ref), "--timeout", "2",
                           "--min-cosine", "0.99"], stdin=src.stdout, capture_output=True, text=True, cwd=ROOT,
-                         timeout=120)
+                         timeout=110)
+    still_open = src.poll() is None  # the writer still holds the pipe: kadr did not wait for its end
     src.kill()
     assert out.returncode == 2, out.stderr
+    assert still_open
     err = [x for x in out.stderr.splitlines() if x.strip()]
     assert err[-1].startswith("kadr: error: <stdin>: no decodable"), out.stderr
     assert "for 2 s" in err[-1] or "after 2 s" in err[-1]  # (a loaded machine may not finish probing in 2 s)
-    assert time.monotonic() - t0 < 18  # it did not wait for the pipe to close
     # nothing at all on the pipe: the open itself times out
-    src = subprocess.Popen(["sleep", "20"], stdout=subprocess.PIPE)
+    src = subprocess.Popen(["sleep", "120"], stdout=subprocess.PIPE)
     out = subprocess.run([sys.executable, "-m", "kadr", "watch", "-", "--query", str(ref), "--timeout", "2",
                           "--min-cosine", "0.99"], stdin=src.stdout, capture_output=True, text=True, cwd=ROOT,
                          timeout=120)
