@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from _common import machine_line, markdown_table, write_result  # noqa: E402
+from _common import RESULTS, machine_line, markdown_table, write_result  # noqa: E402
 
 DIM = 512
 CLUSTERS = 1000
@@ -69,48 +69,67 @@ def pair_set(i: np.ndarray, j: np.ndarray, n: int) -> np.ndarray:
 
 
 def main() -> None:
+    from dataclasses import replace
+
     from kadr.index.dedup import DedupOptions, candidate_pairs
     from kadr.index.dedup_ann import AnnDedupOptions, ann_candidate_pairs
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="50000,1000000")
     ap.add_argument("--exact-max", type=int, default=50_000, help="largest size also run through the exact pass")
+    ap.add_argument("--seeds", default="0,1", help="0 = tuning (with the nprobe sweep), 1 = held-out")
+    ap.add_argument("--keep", action="store_true", help="append to the rows already in the results file")
     args = ap.parse_args()
+    seeds = {int(v) for v in args.seeds.split(",")}
     thr = DedupOptions().similar_cosine
     ao = AnnDedupOptions()
-    rows = []
+    rows: list = []
     start = machine_line()
+    old = RESULTS / "dedup.md"
+    if args.keep and old.exists():  # rows of an earlier run (other seeds or sizes), kept as they were
+        for line in old.read_text().splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) == 11 and cells[0].isdigit():
+                rows.append(cells)
+
+    def write() -> None:  # after every row: a run cut short by its time limit keeps what it measured
+        text = [f"# Dedup candidate pairs: exact pass vs ANN (FAISS IVF)\n\nStart: {start}. Now: {machine_line()}; "
+                "shared machine: compare rows of one run only.\n",
+                f"Pairs with cosine >= {thr} (DedupOptions.similar_cosine). ANN defaults (AnnDedupOptions): "
+                f"PCA to {ao.dims} dims, {ao.list_size} rows per IVF partition, nprobe {ao.nprobe}, {ao.neighbours} "
+                "neighbours per row (x4 for rows whose neighbours all passed). The nprobe sweep runs on seed 0 "
+                "(tuning); seed 1 (held out) and 1M rows use the default only. `extra` = pairs the ANN pass "
+                "returned that the exact pass did not (0: every ANN pair is scored exactly).\n",
+                markdown_table(["rows", "seed", "set", "nprobe", "exact pairs", "ANN pairs", "pair recall", "extra",
+                                "exact s", "ANN s", "speed-up"], rows)]
+        write_result("dedup", "\n".join(text) + "\n")
+
     for n in [int(s) for s in args.sizes.split(",")]:
         for seed, label in ((0, "tuning"), (1, "held-out")):
-            if n > args.exact_max and seed == 0:
+            if (n > args.exact_max and seed == 0) or seed not in seeds:
                 continue
             x = make_data(n, seed)
-            t0 = time.perf_counter()
-            ai, aj, _ = ann_candidate_pairs(x, thr, ao)
-            ann_s = time.perf_counter() - t0
-            got = pair_set(ai, aj, n)
+            truth, exact_s = None, None
             if n <= args.exact_max:
                 t0 = time.perf_counter()
                 ei, ej, _ = candidate_pairs(x, thr)
                 exact_s = time.perf_counter() - t0
                 truth = pair_set(ei, ej, n)
-                rec = len(np.intersect1d(got, truth)) / max(1, len(truth))
-                extra = len(np.setdiff1d(got, truth))
-                rows.append([n, seed, label, len(truth), len(got), rec, extra, exact_s, ann_s, exact_s / ann_s])
-            else:
-                rows.append([n, seed, label, "-", len(got), "-", "-", "-", ann_s, "-"])
-            print(rows[-1], file=sys.stderr)
+            probes = tuple(sorted({4, ao.nprobe})) if label == "tuning" else (ao.nprobe,)
+            for nprobe in probes:
+                t0 = time.perf_counter()
+                ai, aj, _ = ann_candidate_pairs(x, thr, replace(ao, nprobe=nprobe))
+                ann_s = time.perf_counter() - t0
+                got = pair_set(ai, aj, n)
+                if truth is not None:
+                    rec = len(np.intersect1d(got, truth)) / max(1, len(truth))
+                    rows.append([n, seed, label, nprobe, len(truth), len(got), rec, len(np.setdiff1d(got, truth)),
+                                 exact_s, ann_s, exact_s / ann_s])
+                else:
+                    rows.append([n, seed, label, nprobe, "-", len(got), "-", "-", "-", ann_s, "-"])
+                print(rows[-1], file=sys.stderr)
+                write()
             del x
-    text = [f"# Dedup candidate pairs: exact pass vs ANN (FAISS IVF)\n\nStart: {start}. End: {machine_line()}; "
-            "shared machine: compare rows of one run only.\n",
-            f"Pairs with cosine >= {thr} (DedupOptions.similar_cosine). ANN options (AnnDedupOptions defaults): "
-            f"PCA to {ao.dims} dims, {ao.list_size} rows per IVF partition, nprobe {ao.nprobe}, {ao.neighbours} "
-            "neighbours per row (x4 for rows whose neighbours all passed). Defaults chosen on seed 0 (tuning); "
-            "seed 1 is held out. `extra` = pairs the ANN pass returned that the exact pass did not (must be 0: "
-            "every ANN pair is scored exactly).\n",
-            markdown_table(["rows", "seed", "set", "exact pairs", "ANN pairs", "pair recall", "extra",
-                            "exact s", "ANN s", "speed-up"], rows)]
-    write_result("dedup", "\n".join(text) + "\n")
 
 
 if __name__ == "__main__":

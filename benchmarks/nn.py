@@ -301,7 +301,7 @@ def main() -> None:
     seeds = [10] if args.quick else [10, 11, 12, 13]
     parts = ["# kadr.nn benchmark", "", f"Machine: {machine_line()} (at start); torch {torch.__version__}, 1 thread.", ""]
     if args.only in (None, "speed"):
-        _, table = bench_speed(3 if args.quick else 20)
+        _, table = bench_speed(3 if args.quick else 12)
         parts += ["## KAN layer speed", "", table, "",
                   "Transcribed rows reproduce the peers' forward maths in plain torch (the packages are not on PyPI);",
                   "pykan's KANLayer is the installed package. × MLP: ratio to the first row in the same run.", ""]

@@ -7,7 +7,10 @@ HELP = "score predicted shot boundaries against ground truth (P/R/F1: all, cuts,
 DESCRIPTION = """TRECVID-style one-to-one matching of predicted boundaries to ground truth: a
 prediction matches a truth interval when it overlaps it (the truth widened by --tolerance frames);
 a cut must be frame-exact at tolerance 0. Prints precision, recall and F1 for all
-boundaries, cuts only and gradual only, plus the false positives and misses.
+boundaries, cuts only and gradual only ("n/a": precision with nothing predicted, recall
+with nothing to find), the mean overlap (IoU) of matched gradual intervals (does a
+reported dissolve have the right extent?), the type accuracy of matched pairs (cut,
+dissolve, fade_in, fade_out where the truth names them), the false positives and misses.
 
 PRED is a `kadr shots --json` result (or a ground-truth entry); GT is a ground-truth entry
 {"hard": [frames], "gradual": [[start, end], ...]}, a `kadr shots --json` result, or a file
@@ -37,9 +40,16 @@ def run(args):
 def render(result, args) -> None:
     print(f"{result['video'] or args.pred}: tolerance {result['tolerance']} frames")
     print(f"  {'':8} {'P':>6} {'R':>6} {'F1':>6}  {'pred':>5} {'truth':>5}")
+    def num(x) -> str:
+        return "   n/a" if x is None else f"{x:6.3f}"
+
     for k in ("all", "cuts", "gradual"):
         r = result[k]
-        print(f"  {k:8} {r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f}  {r['predicted']:5d} {r['truth']:5d}")
+        print(f"  {k:8} {num(r['precision'])} {num(r['recall'])} {r['f1']:6.3f}  {r['predicted']:5d} {r['truth']:5d}")
+    if result.get("gradual_matched"):
+        print(f"  gradual IoU {result['gradual_iou']:.3f} (mean over {result['gradual_matched']} matched gradual truths)")
+    if result.get("typed_matched"):
+        print(f"  type accuracy {result['type_accuracy']:.3f} (over {result['typed_matched']} matched pairs)")
     for label, key in (("false positives", "false_positives"), ("missed", "missed")):
         if result[key]:
             print(f"  {label}: " + ", ".join(f"{b['type']} {b['start_frame']}-{b['end_frame']}" for b in result[key]))

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 
 COMMAND = "index"
-HELP = "build and maintain an image/keyframe database (add, stats, remove, check)"
+HELP = "build and maintain an image/keyframe database (add, stats, remove, check, backfill)"
 DESCRIPTION = """An embedded LanceDB database in a folder (nothing to start): one table per
 encoder with path, kind (image | keyframe | frame), video, frame index, time, shot, size,
-file size + mtime + content hash, perceptual hash and the embedding.
+file size + mtime + content hash, perceptual hash and the embedding — plus the text
+columns that make `kadr search --text` work offline: a semantic vector (the picture in the
+MiniLM text space) and a description (kadr's measured description, or a caption from
+--describer caption:/model/folder) with its embedding.
 
 `add` is resumable and idempotent: unchanged files are skipped, changed ones replaced; a
 run killed half-way is finished by running it again. Unreadable files are skipped and listed.
@@ -23,6 +26,7 @@ examples:
   kadr index stats --db photos.db
   kadr index remove photos/old/ --db photos.db
   kadr index check --repair --db photos.db
+  kadr index backfill --db old.db     # text columns for a database indexed before them
 """
 
 
@@ -69,6 +73,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from kadr.index.ray_indexing import RayOptions
 
     add_options(p, RayOptions, prefix="ray-")
+    _text_flags(p)
+    p.add_argument("--no-semantic", dest="semantic", action="store_false",
+                   help="skip the text columns (faster; `kadr index backfill` adds them later)")
+    _common_flags(p)
+    p = sub.add_parser("backfill", help="fill the text columns (semantic vector, description) of rows without them",
+                       formatter_class=fmt,
+                       description="Fill the semantic vectors and descriptions of rows indexed before they existed "
+                                   "(or with --no-semantic); re-reads each file.\n\n"
+                                   "example:\n  kadr index backfill --db photos.db")
+    add_db_arguments(p)
+    _text_flags(p)
+    _wait_flag(p)
     _common_flags(p)
     p = sub.add_parser("stats", help="rows, files, kinds, index state and size of a database", formatter_class=fmt,
                        description="What a database holds.\n\nexample:\n  kadr index stats --db photos.db")
@@ -93,6 +109,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--repair", action="store_true", help="fix what can be fixed")
     _wait_flag(p)
     _common_flags(p)
+
+
+def _text_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--describer", default="measured", metavar="NAME",
+                        help="description of each row: 'measured' (kadr's measured description, offline) or "
+                             "caption:/path/to/model-folder (a BLIP/GIT/Florence-2/SmolVLM folder) (default: measured)")
 
 
 def open_index(args: argparse.Namespace, *, create: bool = False):
@@ -137,10 +159,13 @@ def _drop_if_no_tables(path) -> None:
 
 def _add(idx, args, ray_options):
     return idx.add(args.paths, video_mode=args.video_mode, commit_every=args.commit_every, ray=args.ray,
-                   ray_options=ray_options, wait=args.wait)
+                   ray_options=ray_options, wait=args.wait, semantic=args.semantic, describer=args.describer)
 
 
 def _run_other(args):
+    if args.index_command == "backfill":
+        idx = open_index(args)
+        return {"command": "backfill", "db": str(idx.path), **idx.backfill(describer=args.describer, wait=args.wait)}
     if args.index_command == "stats":
         return {"command": "stats", **open_index(args).stats()}
     if args.index_command == "check":
@@ -161,6 +186,11 @@ def render(result, args) -> None:
         print(f"{result['db']} [{result['encoder']}]: {plural(result['files'], 'file')} — {result['added']} added, "
               f"{result['replaced']} replaced, {result['unchanged']} unchanged, {len(result['failed'])} failed; "
               f"{plural(result['rows_written'], 'row')} in {result['seconds']:.1f} s; ANN index: {result['ann_index']}")
+        for f in result["failed"]:
+            print(f"  failed: {f['path']}: {f['error']}")
+    elif cmd == "backfill":
+        print(f"{result['db']} [{result['encoder']}]: {result['rows_filled']} of {result['rows_missing']} rows without "
+              f"text columns filled ({result['files']} files, {len(result['failed'])} failed) in {result['seconds']:.1f} s")
         for f in result["failed"]:
             print(f"  failed: {f['path']}: {f['error']}")
     elif cmd == "stats":

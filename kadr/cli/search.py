@@ -7,13 +7,24 @@ HELP = "search a database by image(s), text or a video frame; ranked hits with c
 DESCRIPTION = """Ranked hits (cosine similarity of L2-normalised embeddings, higher = closer)
 from a database built with `kadr index add`. Several queries (images, texts, frames) are
 combined: by default the mean of their vectors (--combine mean), or each row's best score
-over the queries (--combine max). Text needs a text-capable encoder (CLIP/SigLIP).
+over the queries (--combine max).
+
+--text works offline on the default encoder: every indexed picture carries a semantic
+vector (its ImageNet class probabilities projected into the MiniLM text space) and a
+description (kadr's measured description, or a caption), and a text query scores a row by
+both (hit metric "fused-cosine"). With a CLIP/SigLIP database the model's own text tower is
+used instead. --image/--frame and --text combine: a row's score is the mean (or max) of its
+image and text scores. --fulltext ranks by LanceDB full-text search (BM25) of the
+descriptions; with other queries it keeps only rows whose description matches.
 
 --where is SQL on the columns id, source, kind, video, frame_index, time, shot_index,
 width, height, file_size, content_hash, phash, encoder, dim.
 
 examples:
+  kadr search --db photos.db --text "a cat on a sofa" --k 5
   kadr search --db photos.db --image query.jpg --k 5
+  kadr search --db photos.db --text "a red car" --image car.jpg
+  kadr search --db photos.db --fulltext "red"
   kadr search --db photos.db --frame clip.mp4@12s --where "kind = 'keyframe' AND video LIKE '%news%'"
   kadr search --db photos.db --image a.jpg --image b.jpg --min-score 0.6 --json
   ls queries/*.jpg | kadr search --db photos.db --queries - --k 3
@@ -33,7 +44,10 @@ def add_arguments(parser) -> None:
     add_db_arguments(parser, encoder_help="encoder of the table to search (default: the database's only one)")
     q = parser.add_argument_group("queries (at least one; several are combined)")
     q.add_argument("--image", action="append", default=[], metavar="IMG", help="query image (repeatable)")
-    q.add_argument("--text", action="append", default=[], metavar="TEXT", help="text query (text-capable encoders only)")
+    q.add_argument("--text", action="append", default=[], metavar="TEXT",
+                   help="text query, e.g. \"a rocket launch\" (repeatable; offline on the default encoder)")
+    q.add_argument("--fulltext", default=None, metavar="WORDS",
+                   help="full-text search (BM25) of the descriptions; with other queries: keep only matching rows")
     q.add_argument("--frame", action="append", default=[], metavar="VIDEO@TIME",
                    help="a video frame: clip.mp4@12s (time) or clip.mp4@#300 (frame index)")
     q.add_argument("--queries", default=None, metavar="FILE",
@@ -53,16 +67,19 @@ def run(args):
     from kadr.errors import InputError
 
     if args.queries is not None:
-        if args.image or args.text or args.frame:
-            raise InputError("--queries replaces --image/--text/--frame; give one or the other")
+        if args.image or args.text or args.frame or args.fulltext is not None:
+            raise InputError("--queries replaces --image/--text/--frame/--fulltext; give one or the other")
         return _batch(args)
-    if not (args.image or args.text or args.frame):
-        raise InputError("give a query: --image IMG, --text \"...\" or --frame clip.mp4@12s (or --queries FILE)")
+    if not (args.image or args.text or args.frame or args.fulltext is not None):
+        raise InputError("give a query: --image IMG, --text \"...\", --frame clip.mp4@12s or --fulltext WORDS "
+                         "(or --queries FILE)")
     idx = open_index(args)
     hits = idx.search(images=args.image, text=args.text, frame=args.frame, k=args.k, where=args.where,
-                      min_score=args.min_score, combine=args.combine)
-    return {"db": str(idx.path), "encoder": idx.encoder_name, "metric": "cosine", "k": args.k,
-            "queries": {"images": args.image, "texts": args.text, "frames": args.frame}, "hits": hits}
+                      min_score=args.min_score, combine=args.combine, fulltext=args.fulltext)
+    metric = hits[0].metric if hits else "cosine"
+    return {"db": str(idx.path), "encoder": idx.encoder_name, "metric": metric, "k": args.k,
+            "queries": {"images": args.image, "texts": args.text, "frames": args.frame, "fulltext": args.fulltext},
+            "hits": hits}
 
 
 def parse_query(line: str) -> dict:
@@ -127,7 +144,7 @@ def _batch(args):
 
 def render(result, args) -> None:
     hits = result["hits"]
-    print(f"{len(hits)} hits ({result['metric']} similarity, encoder {result['encoder']})")
+    print(f"{len(hits)} hits ({result['metric']} score, encoder {result['encoder']})")
     for h in hits:
         where = ""
         if h.kind != "image":

@@ -10,6 +10,8 @@ end_frame is exclusive, times come from the PTS (right on variable-frame-rate vi
 
 Output formats (stdout unless a FILE is given; pick one for stdout):
   --json          the shots JSON ({"video", "fps", "frames", "detector", "transitions", "shots"})
+  --json-lines    one JSON transition per line as soon as it is found (for pipes and live
+                  streams), then one summary line {"video", "fps", "frames", "detector", "shots"}
   --csv [FILE]    one row per shot with frames, times and SMPTE timecodes
   --edl [FILE]    CMX3600 edit decision list (drop-frame timecode at 29.97/59.94 fps)
   --otio [FILE]   OpenTimelineIO timeline (.otio JSON): one clip per shot, transitions as markers
@@ -19,6 +21,7 @@ examples:
   kadr shots clip.mp4 --json > shots.json
   kadr shots clip.mp4 --edl clip.edl --otio clip.otio --thumbnails thumbs/
   kadr shots clip.mp4 --split shots/ --split-mode reencode
+  ffmpeg -i rtsp://cam/stream -c copy -f mpegts - | kadr shots - --json-lines
 """
 
 
@@ -32,11 +35,13 @@ def add_detector_arguments(parser) -> None:
     add_decode_threads(parser)
 
 
-def detect(args, video: str):
-    """Run the chosen detector on ``video`` → ShotDetection (errors for missing/bad files come from io)."""
+def detect(args, video: str, on_transition=None):
+    """Run the chosen detector on ``video`` → ShotDetection (errors for missing/bad files come from io).
+    With ``on_transition`` the per-frame scores are not kept (bounded memory on streams)."""
     from kadr.video.shots import detect_shots
 
-    return detect_shots(video, detector=args.detector, decode_threads=args.decode_threads)
+    return detect_shots(video, detector=args.detector, decode_threads=args.decode_threads,
+                        on_transition=on_transition, record_scores=on_transition is None)
 
 
 def add_arguments(parser) -> None:
@@ -46,6 +51,8 @@ def add_arguments(parser) -> None:
 
     parser.add_argument("video", help="video file, '-' for a pipe, or a stream URL")
     add_detector_arguments(parser)
+    parser.add_argument("--json-lines", action="store_true",
+                        help="print each transition as one JSON line as soon as it is found, then a summary line")
     out = parser.add_argument_group("exports")
     for fmt in ("csv", "edl", "otio"):
         out.add_argument(f"--{fmt}", nargs="?", const="-", default=None, metavar="FILE",
@@ -69,7 +76,8 @@ def run(args):
     from kadr.video.export import ShotList, split_video, write_exports, write_thumbnails
     from kadr.video.keyframes import KeyframeOptions, prepare_dir
 
-    to_stdout = [f for f in ("csv", "edl", "otio") if getattr(args, f) == "-"] + (["json"] if args.json else [])
+    to_stdout = [f for f in ("csv", "edl", "otio") if getattr(args, f) == "-"] + (["json"] if args.json else []) \
+        + (["json-lines"] if args.json_lines else [])
     if len(to_stdout) > 1:
         raise InputError(f"only one format can go to stdout, got {', '.join('--' + f for f in to_stdout)}; "
                          "give a FILE to the others (e.g. --edl clip.edl)")
@@ -80,7 +88,12 @@ def run(args):
     for d in (args.split, args.thumbnails):  # fail before the work, not after
         if d:
             prepare_dir(d)
-    det = detect(args, args.video)
+    if args.json_lines:
+        from kadr.cli._output import print_json_line
+
+        det = detect(args, args.video, on_transition=lambda t: print_json_line(t.to_dict()))
+    else:
+        det = detect(args, args.video)
     sl = ShotList.from_detection(det)
     exporting = any(getattr(args, f) for f in ("csv", "edl", "otio"))
     if exporting and args.video != "-" and "://" not in args.video:
@@ -105,6 +118,11 @@ def run(args):
     result = sl.to_dict()
     if det.decode is not None and (det.decode.corrupt_packets or det.decode.lost):
         log(f"{det.decode.corrupt_packets} corrupt packets skipped, {det.decode.lost} frames lost")
+    if args.json_lines:
+        from kadr.cli._output import print_json_line
+
+        print_json_line({k: result[k] for k in ("video", "fps", "frames", "detector")} | {"shots": len(result["shots"])})
+        return None
     return result
 
 

@@ -3,11 +3,14 @@
 >>> from kadr import features
 >>> enc = features.get("effnet-lite0")          # offline default (ImageNet EfficientNet-Lite0)
 >>> emb = enc.encode_images(images)               # (N, 1280) float32, rows of unit norm
->>> enc.classify(images, k=5)                       # ImageNet classes
+>>> enc.classify(images, k=5)                     # ImageNet classes
+>>> enc.classify(images, labels=["dog", "cat"])   # zero-shot, through the semantic bridge
+>>> features.get("minilm").encode_text(["a cat"]) # (1, 384) sentence embedding, offline
 >>> features.get("clip:/models/clip-vit-b32")     # transformers models from a local folder
 >>> features.names()                              # what can be asked for
 
-Names: ``effnet-lite0``, ``hsv-hist``, ``hog``, ``phash``, ``dhash`` and, from a local folder
+Names: ``effnet-lite0`` (also ``-lite1``, ``-lite2``), ``minilm`` (text only: all-MiniLM-L6-v2
+sentence embeddings), ``hsv-hist``, ``hog``, ``phash``, ``dhash`` and, from a local folder
 holding config + weights + tokenizer/processor, ``clip:PATH``, ``siglip:PATH``, ``dinov2:PATH``.
 Keyword options go to the encoder (``get("hog", cell=8)``, ``get("effnet-lite0", backend="torch")``).
 Encoders are cached per (name, options): repeated ``get`` calls share one loaded model.
@@ -31,10 +34,19 @@ _cache: dict[tuple, Encoder] = {}
 _lock = threading.Lock()
 
 
-def _effnet(arg: None, **kw: Any) -> Encoder:
-    from kadr.features.effnet import EffNetLite0
+def _effnet(variant: int) -> Callable[..., Encoder]:
+    def make(arg: None, **kw: Any) -> Encoder:
+        from kadr.features.effnet import EffNetLite
 
-    return EffNetLite0(**kw)
+        return EffNetLite(variant, **kw)
+
+    return make
+
+
+def _minilm(arg: None, **kw: Any) -> Encoder:
+    from kadr.features.minilm import MiniLM
+
+    return MiniLM(**kw)
 
 
 def _hsv(arg: None, **kw: Any) -> Encoder:
@@ -67,13 +79,18 @@ def _hf(kind: str) -> Callable[..., Encoder]:
     return make
 
 
-registry.register("effnet-lite0", _effnet)
+for _v in (0, 1, 2):
+    registry.register(f"effnet-lite{_v}", _effnet(_v))
+registry.register("minilm", _minilm)
 registry.register("hsv-hist", _hsv)
 registry.register("hog", _hog)
 registry.register("phash", _hash("phash"))
 registry.register("dhash", _hash("dhash"))
 for _kind in PATH_KINDS:
     registry.register(_kind, _hf(_kind))
+
+#: Plain (folder-less) encoders that run a network.
+NEURAL_KINDS = ("effnet-lite0", "effnet-lite1", "effnet-lite2", "minilm")
 
 #: The encoder used when none is named.
 DEFAULT = "effnet-lite0"
@@ -87,7 +104,7 @@ def names() -> list[str]:
 def is_neural(name: str) -> bool:
     """True for the encoders that run a network (and take ``backend`` / ``threads`` options)."""
     kind = str(name).partition(":")[0].strip().lower()
-    return kind == "effnet-lite0" or kind in PATH_KINDS
+    return kind in NEURAL_KINDS or kind in PATH_KINDS
 
 
 def resolve_encoder(encoder: str | Encoder = DEFAULT, **options: Any) -> Encoder:

@@ -51,6 +51,18 @@ def top_predictions(scores: np.ndarray, labels: Sequence[str], k: int) -> list[l
     return [[Prediction(int(i), labels[int(i)], float(row[i])) for i in idx] for row, idx in zip(scores, order)]
 
 
+def check_texts(texts: Sequence[str], name: str = "text") -> list[str]:
+    """A list of non-empty strings (surrounding whitespace stripped), or :class:`InputError`."""
+    if isinstance(texts, str) or not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
+        raise InputError(f"{name}s must be a list of strings, got {type(texts).__name__}")
+    out = [t.strip() for t in texts]
+    empty = [i for i, t in enumerate(out) if not t]
+    if empty:
+        raise InputError(f"{name} {empty[0] + 1} of {len(out)} is empty or only whitespace; give words to search "
+                         "for, e.g. --text \"a cat on a sofa\"")
+    return out
+
+
 def check_same_dim(a: np.ndarray, b: np.ndarray, names: tuple[str, str] = ("a", "b")) -> None:
     """Raise :class:`ShapeError` when two embedding blocks (N, D) / (M, D') differ in D."""
     da, db = np.shape(a)[-1], np.shape(b)[-1]

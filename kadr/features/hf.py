@@ -2,7 +2,7 @@
 
 The folder is what ``save_pretrained`` writes: ``config.json``, the weights
 (``model.safetensors`` or ``pytorch_model.bin``, possibly sharded), the image processor
-(``preprocessor_config.json``) and, for CLIP/SigLIP, the tokenizer files.
+(``preprocessor_config.json``, or ``processor_config.json`` as transformers 5 writes it) and, for CLIP/SigLIP, the tokenizer files.
 
 * ``clip:PATH`` (Radford et al., "Learning Transferable Visual Models From Natural
   Language Supervision", ICML 2021): image embedding = projected pooled CLS token;
@@ -24,16 +24,17 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from kadr._compat import renamed_kwarg
-from kadr.errors import InputError, ModelLoadError
-from kadr.features.base import Prediction, batched, check_k, l2_normalise, top_predictions
+from kadr.errors import InputError, KadrWarning, ModelLoadError
+from kadr.features.base import Prediction, batched, check_k, check_texts, l2_normalise, top_predictions
 from kadr.features.preprocess import as_rgb_uint8
-from kadr.features.runtime import ModelEncoder, package_version, require
+from kadr.features.runtime import ModelEncoder, package_version, quiet_transformers, require
 
 #: kadr name → model_type values of config.json it accepts, and whether a text tower exists.
 KINDS: dict[str, tuple[tuple[str, ...], bool]] = {
@@ -43,6 +44,9 @@ KINDS: dict[str, tuple[tuple[str, ...], bool]] = {
 }
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                 "pytorch_model.bin.index.json")
+#: The image processor's file: transformers 4 writes preprocessor_config.json; 5.x's
+#: Processor.save_pretrained writes processor_config.json (with the image processor nested).
+PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "spiece.model", "tokenizer.model")
 DEFAULT_PROMPT = "a photo of a {}."
 
@@ -64,15 +68,19 @@ def check_model_folder(kind: str, folder: str | os.PathLike) -> tuple[Path, dict
         raise ModelLoadError(f"{str(cfg_file)!r} is not valid JSON: {exc}") from None
     accepted, _ = KINDS[kind]
     model_type = cfg.get("model_type")
+    if model_type in (f"{k}_vision_model" for k in ("clip", "siglip")):
+        raise ModelLoadError(f"{str(path)!r} holds only the vision tower of a {model_type.split('_')[0]} model "
+                             f"({model_type}): text search and zero-shot labels need its text tower too; save the "
+                             f"full model ({model_type.split('_')[0].upper()}Model.save_pretrained) in the folder")
     if model_type not in accepted:
         other = next((k for k, (types, _) in KINDS.items() if model_type in types), None)
         fix = f"use {other}:{path}" if other else f"kadr supports {', '.join(k + ':PATH' for k in KINDS)}"
         raise ModelLoadError(f"{str(path)!r} holds a {model_type!r} model, not {kind}; {fix}")
     if not any((path / f).is_file() for f in WEIGHT_FILES):
         raise ModelLoadError(f"{str(path)!r} has no weights ({' or '.join(WEIGHT_FILES[::2])}); {hint}")
-    if not (path / "preprocessor_config.json").is_file():
-        raise ModelLoadError(f"{str(path)!r} has no preprocessor_config.json (the image processor); "
-                             "save it with AutoImageProcessor.save_pretrained(folder)")
+    if not any((path / f).is_file() for f in PROCESSOR_FILES):
+        raise ModelLoadError(f"{str(path)!r} has no image processor ({' or '.join(PROCESSOR_FILES)}); "
+                             "save it with AutoProcessor.save_pretrained(folder) (or AutoImageProcessor)")
     return path, cfg
 
 
@@ -99,6 +107,12 @@ class TransformersEncoder(ModelEncoder):
         self.supports_text = self.supports_classify = KINDS[kind][1]
         self.prompt = prompt
         transformers = require("transformers")
+        with quiet_transformers():
+            self._load_parts(transformers)
+        self.dim = self._embedding_dim()
+
+    def _load_parts(self, transformers: Any) -> None:
+        kind = self.kind
         try:
             self.model = transformers.AutoModel.from_pretrained(str(self.path), local_files_only=True).eval()
         except Exception as exc:  # transformers raises OSError/ValueError/KeyError… for broken folders
@@ -107,6 +121,7 @@ class TransformersEncoder(ModelEncoder):
             self.processor = transformers.AutoImageProcessor.from_pretrained(str(self.path), local_files_only=True)
         except Exception as exc:
             raise ModelLoadError(f"cannot load the image processor in {str(self.path)!r}: {exc}") from None
+
         self.tokenizer = None
         if self.supports_text:
             if not any((self.path / f).is_file() for f in TOKENIZER_FILES):
@@ -118,7 +133,6 @@ class TransformersEncoder(ModelEncoder):
             except Exception as exc:
                 raise ModelLoadError(f"cannot load the tokenizer in {str(self.path)!r} (vocab.json + merges.txt, "
                                      f"tokenizer.json or spiece.model expected): {exc}") from None
-        self.dim = self._embedding_dim()
 
     def _embedding_dim(self) -> int:
         c = self.model.config
@@ -172,11 +186,14 @@ class TransformersEncoder(ModelEncoder):
             return super().encode_text(texts)
         import torch
 
-        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
-            raise InputError("texts must be a list of strings")
+        texts = check_texts(texts)
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         max_len = int(self.model.config.text_config.max_position_embeddings)
+        n_tok = [len(x) for x in self.tokenizer(texts, truncation=False)["input_ids"]]
+        if max(n_tok) > max_len:
+            warnings.warn(f"{sum(n > max_len for n in n_tok)} text(s) longer than {max_len} tokens were truncated "
+                          f"to the first {max_len} ({self.kind}'s text limit)", KadrWarning, stacklevel=2)
         padding = "max_length" if self.kind == "siglip" else True  # SigLIP was trained on padded text
         tok = self.tokenizer(list(texts), padding=padding, truncation=True, max_length=max_len, return_tensors="pt")
         # SigLIP pools the last position of the fully padded text, without an attention mask (as trained)

@@ -11,13 +11,14 @@ arrays, the first being the embedding. The module runs either
   ``~/.cache/kadr``), keyed by model, package and runtime versions.
 
 ``backend="auto"`` picks the encoder's ``auto_backend`` (onnxruntime for EfficientNet-Lite0,
-measured ~2-3x faster on CPU in ``benchmarks/encoders.py``; PyTorch for transformers models)
+measured ~2-3x faster on CPU like for like, each at its best thread setting, in ``benchmarks/encoders.py``; PyTorch for transformers models)
 and falls back to PyTorch when onnxruntime is not installed.
 """
 
 from __future__ import annotations
 
 import abc
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -122,6 +123,11 @@ class OnnxRunner:
 
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
         return [np.asarray(o, np.float32) for o in self._session.run(None, {self._input: np.ascontiguousarray(batch)})]
+
+    def run_inputs(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """All outputs for a graph with several named inputs (``{name: array}``)."""
+        return [np.asarray(o, np.float32)
+                for o in self._session.run(None, {k: np.ascontiguousarray(v) for k, v in feeds.items()})]
 
 
 def _default_threads() -> int:
@@ -263,6 +269,28 @@ class ModelEncoder(Encoder):
         return self.run(images)[0]
 
 
+@contextlib.contextmanager
+def quiet_transformers():
+    """While loading a model: no "Loading weights" tqdm bar of transformers unless stderr is a
+    terminal (logs and CI output stay clean), and its logger at ERROR (no "weights not
+    initialised" chatter for the heads kadr does not use). Restores both afterwards."""
+    import sys
+
+    tf_logging = require("transformers").utils.logging
+    bar = tf_logging.is_progress_bar_enabled()
+    level = tf_logging.get_verbosity()
+    tty = bool(getattr(sys.stderr, "isatty", lambda: False)())
+    if bar and not tty:
+        tf_logging.disable_progress_bar()
+    tf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        tf_logging.set_verbosity(level)
+        if bar and not tty:
+            tf_logging.enable_progress_bar()
+
+
 def package_version(dist: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -283,4 +311,4 @@ def require(module: str, dist: str | None = None) -> Any:
 
 
 __all__ = ["BACKENDS", "ModelOptions", "ModelEncoder", "TorchRunner", "OnnxRunner", "export_module",
-           "cache_dir", "onnxruntime_available", "BackendUnavailableError"]
+           "cache_dir", "onnxruntime_available", "BackendUnavailableError", "quiet_transformers"]

@@ -15,7 +15,8 @@ def keyframe_items(path: Path, item_cls: Any, size: int) -> list:
     if passes.frame_size is None:
         raise DecodeError(f"{path} has no decodable frames")
     w, h = passes.frame_size
-    items = [item_cls("keyframe", img, w, h, int(kf.frame), float(kf.time), int(sk.shot.index))
+    items = [item_cls("keyframe", img, w, h, int(kf.frame), float(kf.time), int(sk.shot.index),
+                      float(sk.shot.end_time - sk.shot.start_time))
              for sk in picked for kf, img in zip(sk.keyframes, sk.thumbnails)]
     if not items:
         raise DecodeError(f"{path} has no decodable frames")

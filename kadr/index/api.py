@@ -56,14 +56,20 @@ class Index:
     # ---- writing ---------------------------------------------------------------------------
     def add(self, paths: str | os.PathLike | Iterable[str | os.PathLike], *, video_mode: str = "keyframes",
             commit_every: int = 64, progress: bool | None = None, ray: str | None = None,
-            ray_options: Any = None, wait: float | None = None) -> AddReport:
+            ray_options: Any = None, wait: float | None = None, semantic: bool = True,
+            describer: str | None = None) -> AddReport:
         """Index image/video files and folders. Unchanged files are skipped, changed ones
         replaced, unreadable ones listed in ``report.failed``. One writer at a time: another
         one's run is waited for (``wait`` seconds at most; ``None`` = as long as it takes).
+        With ``semantic`` each row also gets its text columns (semantic vector, description:
+        :mod:`kadr.index.text`); ``describer`` is ``"measured"`` (default) or ``"caption:/model/folder"``.
 
         ``ray``: run on a Ray cluster instead (its address ``HOST:PORT``, ``auto``, or
         ``local`` for a Ray started here; :mod:`kadr.index.ray_indexing`, options in
-        :class:`~kadr.index.ray_indexing.RayOptions`). Same rows, same resumability."""
+        :class:`~kadr.index.ray_indexing.RayOptions`). Same rows (text columns with the measured
+        description), same resumability."""
+        from kadr.index.text import open_describer
+
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
         if ray is not None:
@@ -72,8 +78,22 @@ class Index:
             with self.store.writing(timeout=wait):
                 return add_files_ray(self.store, self.encoder, list(paths), address=ray, video_mode=video_mode,
                                      options=ray_options, progress=progress)
+        desc = open_describer(describer) if semantic else None
         return add_files(self.store, self.encoder, list(paths), video_mode=video_mode,
-                         commit_every=commit_every, progress=progress, wait=wait)
+                         commit_every=commit_every, progress=progress, wait=wait, semantic=semantic, describer=desc)
+
+    def backfill(self, *, describer: str | None = None, progress: bool | None = None,
+                 commit_every: int = 64, wait: float | None = None) -> dict[str, Any]:
+        """Fill the text columns of rows that lack them (tables indexed before text search, or with
+        ``semantic=False``): re-reads each file (an image, or the row's video frame). Files that are
+        gone or changed since indexing are listed in ``failed`` (re-index them with ``add``).
+        Holds the folder's write lock like ``add`` (``wait`` seconds at most)."""
+        from kadr.index.backfill import backfill
+
+        self._check_table()
+        with self.store.writing(timeout=wait):
+            return backfill(self.store, self.encoder, describer=describer, progress=progress,
+                            commit_every=commit_every)
 
     def remove(self, paths: str | os.PathLike | Iterable[str | os.PathLike], *,
                wait: float | None = None) -> dict[str, Any]:
@@ -126,13 +146,17 @@ class Index:
 
     def embed_queries(self, images: Sequence[Any] = (), *, texts: Sequence[str] = (),
                       frames: Sequence[str] = ()) -> np.ndarray:
-        """(n, D) query vectors from images (paths/arrays), texts and ``clip.mp4@12s`` frame refs."""
+        """(n, D) query vectors from images (paths/arrays), texts and ``clip.mp4@12s`` frame refs,
+        in the space of the table's ``vector`` column (text needs an encoder with a text tower)."""
+        from kadr.features.base import check_texts
+
         self._check_table()
         parts = []
         if texts:
+            texts = check_texts(list(texts))
             if not self.encoder.supports_text:
-                raise InputError(f"encoder {self.encoder_name!r} of this index has no text tower, so --text cannot be "
-                                 "used; index with a text-capable encoder (clip:/path or siglip:/path) or query with --image")
+                raise InputError(f"encoder {self.encoder_name!r} of this index has no text tower; text queries go "
+                                 "through the semantic columns: Index.search(text=...)")
             parts.append(np.asarray(self.encoder.encode_text(list(texts)), np.float32))
         pics = [_load_query_image(x) for x in images] + [load_frame_ref(r) for r in frames]
         if pics:
@@ -143,18 +167,41 @@ class Index:
 
     def search(self, image: Any = None, *, images: Sequence[Any] = (), text: str | Sequence[str] | None = None,
                frame: str | Sequence[str] | None = None, vector: np.ndarray | None = None, k: int = 10,
-               where: str | None = None, min_score: float | None = None, combine: str = "mean") -> list[Hit]:
+               where: str | None = None, min_score: float | None = None, combine: str = "mean",
+               fulltext: str | None = None, text_options: Any = None) -> list[Hit]:
         """Ranked hits (cosine similarity) for one or several queries combined.
 
         ``combine="mean"`` searches with the normalised mean of the query vectors;
-        ``"max"`` searches each and ranks rows by their best score over the queries."""
+        ``"max"`` searches each and ranks rows by their best score over the queries.
+
+        ``text`` on a table whose encoder has a text tower (CLIP/SigLIP) is embedded by that tower
+        into the ``vector`` space. On other tables (effnet-lite0, the default) it is embedded by
+        MiniLM and scores rows by their text columns (:mod:`kadr.index.text`); with images or
+        frames as well, a row's score is the mean (or max) of its image score and its text score.
+        ``fulltext`` ranks by LanceDB full-text search (BM25) of the description column; with
+        other queries it keeps only the rows whose description matches it."""
         if combine not in COMBINE_MODES:
             raise InputError(f"combine must be one of {', '.join(COMBINE_MODES)}, got {combine!r}")
         if min_score is not None and not -1.0 <= float(min_score) <= 1.0:
             raise InputError(f"min_score is a cosine similarity in [-1, 1], got {min_score}")
+        if int(k) < 1:
+            raise InputError(f"k must be >= 1, got {k}")
         imgs = ([image] if image is not None else []) + list(images)
         texts = [text] if isinstance(text, str) else list(text or [])
         frames = [frame] if isinstance(frame, str) else list(frame or [])
+        if fulltext is not None:
+            return self._fulltext_search(fulltext, imgs, texts, frames, vector, k=k, where=where,
+                                         min_score=min_score, combine=combine, text_options=text_options)
+        if texts and vector is None:
+            from kadr.features.base import check_texts
+
+            texts = check_texts(texts)
+            self._check_table()
+            if not self.encoder.supports_text:
+                from kadr.index.text import semantic_search
+
+                return semantic_search(self, texts, imgs, frames, k=k, where=where, min_score=min_score,
+                                       combine=combine, options=text_options)
         if vector is not None:
             self._check_table()
             q = np.atleast_2d(np.asarray(vector, np.float32))
@@ -175,6 +222,23 @@ class Index:
         for i, h in enumerate(ranked):
             h.rank = i + 1
         return ranked
+
+    def _fulltext_search(self, fulltext: str, imgs: list, texts: list, frames: list, vector: Any, *, k: int,
+                         where: str | None, min_score: float | None, combine: str, text_options: Any) -> list[Hit]:
+        from kadr.features.base import check_texts
+        from kadr.index.store import sql_quote
+
+        (words,) = check_texts([fulltext], name="full-text query")
+        self._check_table()
+        if not (imgs or texts or frames or vector is not None):
+            return self.store.fulltext(self.encoder_name, words, k=k, where=where)
+        matched = self.store.fulltext(self.encoder_name, words, k=10_000, where=where)
+        if not matched:
+            return []
+        ids = "id IN (" + ", ".join(sql_quote(h.id) for h in matched) + ")"
+        return self.search(images=imgs, text=texts or None, frame=frames or None, vector=vector, k=k,
+                           where=f"({where}) AND {ids}" if where else ids, min_score=min_score, combine=combine,
+                           text_options=text_options)
 
     def dedup(self, **kwargs: Any):
         """Duplicate and near-duplicate groups; see :func:`kadr.index.dedup.find_duplicates`."""

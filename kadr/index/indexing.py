@@ -91,6 +91,7 @@ class _Item:
     frame_index: int | None = None
     time: float | None = None
     shot_index: int | None = None
+    shot_seconds: float | None = None
 
 
 @dataclass
@@ -176,8 +177,12 @@ def _prefetch(fn, items: list, depth: int) -> Iterator:
 
 def add_files(store, encoder, paths: Iterable[str | os.PathLike], *, video_mode: str = "keyframes",
               commit_every: int = 64, progress: bool | None = None, maintain: bool = True,
-              wait: float | None = None) -> AddReport:
+              wait: float | None = None, semantic: bool = True, describer: Any = None) -> AddReport:
     """Index ``paths`` (files and folders) into ``store`` with ``encoder``. See the module doc.
+
+    With ``semantic`` (default) every row also gets its text columns (semantic vector,
+    description, description vector: :mod:`kadr.index.text`); ``describer`` is ``"measured"``
+    (default) or a captioner (:func:`kadr.index.text.open_describer`).
 
     The folder's write lock is held throughout: a concurrent writer waits, or after ``wait``
     seconds (``None``: as long as it takes) fails with :class:`~kadr.errors.IndexBusyError`."""
@@ -187,11 +192,12 @@ def add_files(store, encoder, paths: Iterable[str | os.PathLike], *, video_mode:
         raise InputError(f"commit_every must be >= 1, got {commit_every}")
     files = collect_files(paths)
     with store.writing(timeout=wait):
-        return _add_locked(store, encoder, files, mode, int(commit_every), progress, maintain, t0)
+        return _add_locked(store, encoder, files, mode, int(commit_every), progress, maintain, t0,
+                           semantic=semantic, describer=describer)
 
 
 def _add_locked(store, encoder, files: list[Path], mode, commit_every: int, progress, maintain: bool,
-                t0: float) -> AddReport:
+                t0: float, *, semantic: bool = True, describer: Any = None) -> AddReport:
     from kadr._progress import track
 
     rep = AddReport(files=len(files), encoder=encoder.name)
@@ -208,7 +214,7 @@ def _add_locked(store, encoder, files: list[Path], mode, commit_every: int, prog
         nonlocal batch, n_items
         if not batch:
             return
-        rows = _rows(batch, encoder)
+        rows = _rows(batch, encoder, semantic=semantic, describer=describer)
         store.replace_sources(encoder.name, encoder.dim, [source_text(p.path) for p in batch], rows)
         for p in batch:
             src = source_text(p.path)
@@ -230,24 +236,42 @@ def _add_locked(store, encoder, files: list[Path], mode, commit_every: int, prog
         if len(batch) >= commit_every or n_items >= 4 * commit_every:
             flush()
     flush()
-    if maintain and encoder.name in store.encoders():
-        rep.ann_index = store.maintain(encoder.name)
+    return finish_add(store, encoder.name, rep, maintain=maintain, t0=t0)
+
+
+def finish_add(store, encoder_name: str, rep: AddReport, *, maintain: bool, t0: float) -> AddReport:
+    """The end of every ``add`` (local or Ray): ANN index upkeep, compaction, the run time."""
+    if maintain and encoder_name in store.encoders():
+        rep.ann_index = store.maintain(encoder_name)
         if rep.rows_written:
-            store.compact(encoder.name)
+            store.compact(encoder_name)
     rep.seconds = time.perf_counter() - t0
     return rep
 
 
-def _rows(batch: list[_Prepared], encoder) -> list[dict[str, Any]]:
+def _rows(batch: list[_Prepared], encoder, *, semantic: bool = True, describer: Any = None) -> list[dict[str, Any]]:
     items = [(p, it) for p in batch for it in (p.items or [])]
-    vecs = encoder.encode_images([it.image for _, it in items]) if items else np.zeros((0, encoder.dim), np.float32)
+    images = [it.image for _, it in items]
+    text = None
+    if semantic and items:
+        from kadr.index.text import bridge_for, text_columns, visual_and_logits
+
+        bridge = bridge_for(encoder)
+        vecs, logits = visual_and_logits(encoder, bridge, images)
+        text = text_columns(images, logits, bridge, describer=describer,
+                            shot_seconds=[it.shot_seconds for _, it in items])
+    else:
+        vecs = encoder.encode_images(images) if items else np.zeros((0, encoder.dim), np.float32)
     if vecs.shape != (len(items), encoder.dim):
         raise InputError(f"encoder {encoder.name!r} returned shape {vecs.shape}, expected ({len(items)}, {encoder.dim})")
     now = datetime.now(timezone.utc)
     rows = []
-    for (p, it), v in zip(items, vecs):
+    for j, ((p, it), v) in enumerate(zip(items, vecs)):
         src = source_text(p.path)
-        rows.append({
+        extra = {} if text is None else {
+            "semantic": text.semantic[j].tolist(), "description": text.description[j],
+            "description_vector": text.description_vector[j].tolist()}
+        rows.append({**extra,
             "id": row_id(p.path, it.kind, it.frame_index), "source": src, "kind": it.kind,
             "video": src if it.kind != "image" else None, "frame_index": it.frame_index, "time": it.time,
             "shot_index": it.shot_index, "width": int(it.width), "height": int(it.height),

@@ -40,7 +40,7 @@ from typing import Any, Iterable
 
 from kadr._options import opt
 from kadr.errors import BackendUnavailableError, InputError, KadrError, KadrWarning
-from kadr.index.indexing import AddReport, _rows, collect_files, parse_video_mode, prepare
+from kadr.index.indexing import AddReport, _rows, collect_files, finish_add, parse_video_mode, prepare
 
 #: Status values of the per-file rows the workers return next to the data rows.
 STATUS_COLUMN, ERROR_COLUMN = "_kadr_status", "_kadr_error"
@@ -266,9 +266,4 @@ def add_files_ray(store, encoder, paths: Iterable[str | os.PathLike], *, address
         pass
     for f in rep.failed:
         warnings.warn(f"skipped {f['path']}: {f['error']}", KadrWarning, stacklevel=2)
-    if maintain and enc.name in store.encoders():
-        rep.ann_index = store.maintain(enc.name)
-        if rep.rows_written:
-            store.compact(enc.name)
-    rep.seconds = time.perf_counter() - t0
-    return rep
+    return finish_add(store, enc.name, rep, maintain=maintain, t0=t0)

@@ -21,7 +21,16 @@ vector         fixed_size_list<float32>[D] L2-normalised embedding
 encoder        string                      encoder name
 dim            int32                       D
 added_at       timestamp[us, UTC]          when the row was written
+semantic       fixed_size_list<float32>    the picture in the MiniLM text space (semantic
+               [384] (nullable)            bridge, :mod:`kadr.features.semantic`)
+description    string (nullable)           a caption, or kadr's measured description
+description_   fixed_size_list<float32>    MiniLM embedding of ``description``
+vector         [384] (nullable)
 =============  ==========================  ===============================================
+
+The last three are the text columns (issue 13): ``kadr search --text`` ranks by them on tables
+whose encoder has no text tower. Tables written before they existed get them (null) on the next
+write and are filled by ``kadr index backfill``.
 """
 
 from __future__ import annotations
@@ -37,9 +46,24 @@ import numpy as np
 #: Kinds of rows.
 KINDS = ("image", "keyframe", "frame")
 
-#: Columns returned with search hits (everything except the vector).
+#: Columns returned with search hits (everything except the vectors).
 META_COLUMNS = ("id", "source", "kind", "video", "frame_index", "time", "shot_index", "width", "height",
                 "file_size", "file_mtime_ns", "content_hash", "phash", "encoder", "dim", "added_at")
+
+#: Dimension of the text-space columns (MiniLM, the semantic bridge's space).
+TEXT_DIM = 384
+#: The vector columns searchable by text (besides ``vector`` itself for CLIP/SigLIP tables).
+SEMANTIC_COLUMN, DESCRIPTION_COLUMN, DESCRIPTION_VECTOR_COLUMN = "semantic", "description", "description_vector"
+TEXT_COLUMNS = (SEMANTIC_COLUMN, DESCRIPTION_COLUMN, DESCRIPTION_VECTOR_COLUMN)
+
+
+def text_fields():
+    """The pyarrow fields of the text columns (all nullable)."""
+    import pyarrow as pa
+
+    return [pa.field(SEMANTIC_COLUMN, pa.list_(pa.float32(), TEXT_DIM)),
+            pa.field(DESCRIPTION_COLUMN, pa.string()),
+            pa.field(DESCRIPTION_VECTOR_COLUMN, pa.list_(pa.float32(), TEXT_DIM))]
 
 
 def arrow_schema(dim: int):
@@ -64,6 +88,7 @@ def arrow_schema(dim: int):
         pa.field("encoder", pa.string()),
         pa.field("dim", pa.int32()),
         pa.field("added_at", pa.timestamp("us", tz="UTC")),
+        *text_fields(),
     ])
 
 

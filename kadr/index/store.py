@@ -21,6 +21,7 @@ import functools
 import json
 import os
 import re
+import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -32,7 +33,8 @@ import numpy as np
 from kadr._options import opt
 from kadr.errors import (IndexDamagedError, InputError, KadrError, KadrWarning, OutputError, SourceNotFoundError,
                          missing_backend)
-from kadr.index.schema import META_COLUMNS, arrow_schema, table_name
+from kadr.index.schema import (DESCRIPTION_COLUMN, META_COLUMNS, TEXT_COLUMNS, TEXT_DIM, arrow_schema, table_name,
+                               text_fields)
 
 #: Side file in the database folder: encoder name, dim and index training facts per table.
 META_FILE = "kadr_index.json"
@@ -95,6 +97,28 @@ def _bad_filter(where: str, exc: Exception) -> InputError:
     return InputError(f"malformed --where {where!r}: {msg}. Use SQL like "
                       "\"kind = 'keyframe' AND video LIKE '%clip%'\" on the columns "
                       f"{', '.join(META_COLUMNS)}")
+
+
+#: Row columns copied into a :class:`Hit`.
+HIT_COLUMNS = ("id", "source", "kind", "video", "frame_index", "time", "shot_index", "width", "height")
+
+
+def _run_query(builder: Any, where: str | None) -> list[dict[str, Any]]:
+    """Rows of a LanceDB query; a failing ``where`` becomes the one-line filter error."""
+    try:
+        return builder.to_arrow().to_pylist()
+    except (ValueError, RuntimeError) as exc:
+        if where:
+            raise _bad_filter(where, exc) from None
+        raise
+
+
+def _versions_stamp(db: Path, table: Any) -> int | None:
+    """mtime (ns) of the table's ``_versions`` folder, or None when it is not a local folder."""
+    try:
+        return os.stat(db / f"{table.name}.lance" / "_versions").st_mtime_ns
+    except (OSError, AttributeError, TypeError):
+        return None
 
 
 def check_where(where: str | None) -> str | None:
@@ -312,6 +336,7 @@ class Store:
         import pyarrow as pa
 
         t = self.table(encoder, dim, create=True)
+        self.ensure_text_columns(encoder)
         sources = list(dict.fromkeys(sources))
         for i in range(0, len(sources), 500):
             part = sources[i:i + 500]
@@ -338,6 +363,64 @@ class Store:
         except (ValueError, RuntimeError) as exc:
             raise _bad_filter(where, exc) from None
         return before - t.count_rows()
+
+    # ---- text columns (issue 13) ------------------------------------------------------
+    def has_text_columns(self, encoder: str) -> bool:
+        """True when the table has the semantic / description columns (tables made before them do not)."""
+        names = set(self.table(encoder).schema.names)
+        return all(c in names for c in TEXT_COLUMNS)
+
+    def ensure_text_columns(self, encoder: str) -> bool:
+        """Add the text columns (null) to a table made before they existed; True when added."""
+        if self.has_text_columns(encoder):
+            return False
+        t = self.table(encoder)
+        missing = [f for f in text_fields() if f.name not in set(t.schema.names)]
+        t.add_columns(missing)
+        return True
+
+    def text_coverage(self, encoder: str, column: str) -> tuple[int, int]:
+        """(rows with a value in ``column``, all rows); (0, n) when the column does not exist."""
+        t = self.table(encoder)
+        n = int(t.count_rows())
+        if column not in set(t.schema.names):
+            return 0, n
+        return n - int(t.count_rows(f"{column} IS NULL")), n
+
+    def fulltext(self, encoder: str, text: str, *, k: int = 10, where: str | None = None) -> list[Hit]:
+        """Top-``k`` rows by LanceDB full-text search (BM25) of ``text`` in the description column."""
+        t = self.table(encoder)
+        if not self.has_text_columns(encoder):
+            return []
+        if not any(DESCRIPTION_COLUMN in getattr(ix, "columns", []) for ix in t.list_indices()):
+            with self.writing():  # building the index is a write: take the folder's lock like every writer
+                self.build_fts(encoder)
+            t = self.table(encoder)
+        cols = [c for c in META_COLUMNS if c not in ("added_at",)]
+        q = t.search(text, query_type="fts", fts_columns=DESCRIPTION_COLUMN).select([*cols, "_score"]).limit(int(k))
+        rows = _run_query(q.where(where, prefilter=True) if where else q, where)
+        return [Hit(rank=i + 1, score=round(float(r.get("_score") or 0.0), 6), metric="bm25",
+                    **{c: r[c] for c in HIT_COLUMNS}) for i, r in enumerate(rows)]
+
+    def build_fts(self, encoder: str) -> None:
+        """(Re)build the full-text index of the description column (LanceDB native FTS, stemmed)."""
+        from lancedb.index import FTS
+
+        t = self.table(encoder)
+        if self.has_text_columns(encoder) and t.count_rows() > 0:
+            t.create_index(DESCRIPTION_COLUMN, config=FTS(), replace=True)
+
+    def vectors(self, encoder: str, ids: Sequence[str], columns: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """{id: {column: value}} for the rows ``ids`` (used to score candidates on other columns)."""
+        out: dict[str, dict[str, Any]] = {}
+        ids = list(dict.fromkeys(ids))
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            at = self.rows(encoder, where="id IN (" + ", ".join(sql_quote(x) for x in part) + ")",
+                           columns=["id", *columns])
+            for r in at.to_pylist():
+                out[r["id"]] = r
+        return out
 
     # ---- ANN index maintenance -------------------------------------------------------
     @_guarded
@@ -376,6 +459,8 @@ class Store:
         if info:
             meta.setdefault("tables", {})[encoder] = info
             self._write_meta(meta)
+        if self.has_text_columns(encoder) and self.text_coverage(encoder, DESCRIPTION_COLUMN)[0]:
+            self.build_fts(encoder)  # small next to embedding; keeps full-text search complete
         self._sync_sidecar(encoder, persist=True)
         return action
 
@@ -399,8 +484,17 @@ class Store:
 
         t = self.table(encoder)
         sc = self._sidecars.get(encoder)
-        if sc is not None and not persist and sc.version == t.version:
-            return sc  # the per-query path: one version check
+        if sc is not None and not persist:
+            # the per-query path: a commit adds a manifest to <table>.lance/_versions, so an
+            # unchanged folder stamp means an unchanged version (one stat instead of a call
+            # into LanceDB's runtime thread, which costs milliseconds on a busy machine)
+            stamp = _versions_stamp(self.path, t)
+            # (a stamp younger than 50 ms is checked anyway: file times tick coarsely)
+            if stamp is not None and stamp == getattr(sc, "_stamp", None) and time.time_ns() - stamp > 50_000_000:
+                return sc
+            if sc.version == t.version:
+                sc._stamp = stamp
+                return sc
         info = self.encoders()[encoder]
         folder = self.path / SIDECAR_DIR / info["table"]
         if not self._use_faiss() or t.count_rows() <= self.options.exact_max_rows:
@@ -412,9 +506,11 @@ class Store:
             return None
         if sc is None:
             sc = self._sidecars[encoder] = FaissSidecar(folder, int(info["dim"]))
+        stamp = _versions_stamp(self.path, t)
         if sc.version != t.version or persist:
             p = self.ann_params(t.count_rows(), int(info["dim"]))
             sc.sync(t, nlist=p["num_partitions"], retrain_growth=self.options.retrain_growth, persist=persist)
+        sc._stamp = stamp
         return sc
 
     def sidecar_info(self, encoder: str) -> dict[str, Any] | None:
@@ -479,12 +575,24 @@ class Store:
     # ---- search ------------------------------------------------------------------------
     @_guarded
     def search(self, encoder: str, query: np.ndarray, *, k: int = 10, where: str | None = None,
-               min_score: float | None = None) -> list[Hit]:
-        """Top-``k`` rows by cosine similarity to the L2-normalised ``query`` (D,)."""
+               min_score: float | None = None, column: str = "vector") -> list[Hit]:
+        """Top-``k`` rows by cosine similarity to the L2-normalised ``query`` (D,) in the vector
+        ``column`` (``vector``, or a text-space column: ``semantic``, ``description_vector``)."""
         t = self.table(encoder)
         q = np.asarray(query, np.float32).reshape(-1)
-        fast = self._sync_sidecar(encoder, persist=False) if self._use_faiss() else None
-        dim = fast.dim if fast is not None else int(self.encoders()[encoder]["dim"])
+        fast = None
+        if column == "vector":
+            fast = self._sync_sidecar(encoder, persist=False) if self._use_faiss() else None
+            dim = fast.dim if fast is not None else int(self.encoders()[encoder]["dim"])
+        elif column in TEXT_COLUMNS and column != DESCRIPTION_COLUMN:
+            dim = TEXT_DIM
+            if not self.has_text_columns(encoder):
+                raise InputError(f"the table of {encoder!r} has no {column} column (made before text search "
+                                 f"existed); fill it with `kadr index backfill --db {self.path}`")
+            nulls = f"{column} IS NOT NULL"
+            where = f"({where}) AND {nulls}" if where else nulls
+        else:
+            raise InputError(f"column must be vector, semantic or description_vector, got {column!r}")
         if q.shape[0] != dim:
             raise InputError(f"query has {q.shape[0]} dims but the table of {encoder!r} holds {dim}-d vectors")
         if int(k) < 1:
@@ -494,10 +602,10 @@ class Store:
         check_where(where)
         if fast is not None:
             return self._hits(self._faiss_search(fast, encoder, q, int(k), where), min_score)
-        builder = t.search(q, vector_column_name="vector").distance_type("cosine").limit(int(k))
+        builder = t.search(q, vector_column_name=column).distance_type("cosine").limit(int(k))
         cols = [c for c in META_COLUMNS if c not in ("added_at",)] + ["_distance"]
         builder = builder.select(cols)
-        exact = not self.has_ann(encoder)
+        exact = column != "vector" or not self.has_ann(encoder)
         if where:
             builder = builder.where(where, prefilter=True)
             if not exact and self.count(encoder, where) <= self.options.exact_max_rows:

@@ -86,12 +86,16 @@ class ClipTruth:
     gradual: list[list[int]] = field(default_factory=list)
     types: list[tuple[str, int, int]] = field(default_factory=list)  # (type, start, end)
     negatives: list[tuple[str, int, int]] = field(default_factory=list)  # hard negatives (kind, start, end)
+    #: spliced clips: (source, first source frame, frames taken, first output frame) per stretch
+    pieces: list[tuple[str, int, int, int]] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         d = {"frames": self.frames, "fps": self.fps, "size": list(self.size), "hard": self.hard,
              "gradual": self.gradual, "transitions": [list(t) for t in self.types]}
         if self.negatives:
             d["negatives"] = [list(t) for t in self.negatives]
+        if self.pieces:
+            d["pieces"] = [list(t) for t in self.pieces]
         return d
 
 
@@ -277,3 +281,189 @@ def hard_clip(path: str | os.PathLike | None = None, *, size: tuple[int, int] = 
     if path is not None:
         write_video(frames, path, fps=fps)
     return frames, truth
+
+
+# ---- clips spliced from real footage ------------------------------------------------------
+@dataclass
+class SpliceSource:
+    """Real footage to splice from: a video file and the frame ranges ``[start, end)`` that
+    lie inside one shot (``None``: the whole file is one continuous shot)."""
+
+    path: str | os.PathLike
+    ranges: list[tuple[int, int]] | None = None
+
+
+#: kinds of join :func:`splice_clip` draws from, with their default weights
+SPLICE_JOINS: tuple[str, ...] = ("cut", "dissolve", "fade")
+
+
+def letterbox(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``img`` (H, W, 3) scaled to fit inside ``size`` = (W, H) with its aspect ratio kept,
+    centred on black bars (letterbox above/below, pillarbox left/right)."""
+    import cv2
+
+    W, H = size
+    h, w = img.shape[:2]
+    s = min(W / w, H / h)
+    tw, th = max(1, min(W, round(w * s))), max(1, min(H, round(h * s)))
+    small = cv2.resize(img, (tw, th), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    if (tw, th) == (W, H):
+        return np.ascontiguousarray(small)
+    out = np.zeros((H, W, 3), np.uint8)
+    y0, x0 = (H - th) // 2, (W - tw) // 2
+    out[y0:y0 + th, x0:x0 + tw] = small
+    return out
+
+
+def _read_stretch(path: str | os.PathLike, start: int, count: int, size: tuple[int, int]) -> list[np.ndarray]:
+    from kadr.io.video import VideoReader
+
+    out: list[np.ndarray] = []
+    with VideoReader(path) as r:
+        for f in r:
+            if f.index >= start + count:
+                break
+            if f.index >= start:
+                out.append(letterbox(f.image, size))
+    return out
+
+
+def _frame_counts(sources: Sequence[SpliceSource]) -> list[list[tuple[int, int]]]:
+    from kadr.io.video import VideoReader
+
+    out = []
+    for s in sources:
+        if s.ranges is not None:
+            out.append([(int(a), int(b)) for a, b in s.ranges if b > a])
+            continue
+        with VideoReader(s.path) as r:
+            n = r.frame_count or sum(1 for _ in r)
+        out.append([(0, int(n))])
+    return out
+
+
+def splice_clip(sources: Sequence[SpliceSource | str | os.PathLike], path: str | os.PathLike | None = None, *,
+                shots: int = 6, size: tuple[int, int] = (320, 180), fps: float = 25.0, seed: int = 0,
+                stretch: tuple[int, int] = (45, 110), gradual: tuple[int, int] = (8, 24),
+                hold: tuple[int, int] = (6, 14), joins: Sequence[str] = SPLICE_JOINS,
+                weights: Sequence[float] = (0.5, 0.3, 0.2), light_ramps: float = 0.0
+                ) -> tuple[list[np.ndarray], ClipTruth]:
+    """A clip of ``shots`` stretches of real footage in random order, with exact ground truth.
+
+    Each stretch is ``stretch`` = (min, max) consecutive decoded frames from one range of a
+    randomly chosen source (never the source of the stretch before it), letterboxed into
+    ``size`` when its aspect ratio differs. Neighbouring stretches are joined by a join drawn
+    from ``joins`` with probabilities ``weights``: ``cut``; ``dissolve`` of L frames (L drawn
+    from ``gradual``, both stretches keep moving while they mix, as in :func:`render_clip`);
+    ``fade`` through black: the last L frames of one stretch fade out, ``hold`` black frames,
+    the first L frames of the next fade in. Frames are re-timed to ``fps``.
+
+    Ground truth (``ClipTruth``, conventions of ``ground_truth.json``): a cut at the first
+    frame of the new stretch; a dissolve [first mixed frame, first pure frame]; a fade-out
+    [first darkened frame, first black frame]; a fade-in [first frame after the black,
+    first pure frame]. ``truth.pieces`` lists (source, first source frame, frames, first
+    output frame) of every stretch. Written to ``path`` (H.264) when given.
+
+    ``light_ramps``: the probability that a stretch gets a lighting change inside it (a hard
+    negative, recorded in ``truth.negatives`` as ``("light", first, last)``): from a frame in
+    its middle the picture's gain ramps over 6–14 frames to 0.45–0.7 (a light dimmed) or
+    1.3–1.6 (switched up), and stays there.
+    """
+    srcs = [s if isinstance(s, SpliceSource) else SpliceSource(s) for s in sources]
+    if len(srcs) < 2:
+        raise InputError(f"splice_clip needs at least 2 sources, got {len(srcs)}")
+    if shots < 1:
+        raise InputError(f"shots must be >= 1, got {shots}")
+    if len(joins) != len(weights) or not joins or min(weights) < 0 or sum(weights) <= 0:
+        raise InputError("joins and weights need the same non-zero length and weights >= 0 with a positive sum")
+    for j in joins:
+        if j not in SPLICE_JOINS:
+            raise InputError(f"unknown join kind {j!r}; use {', '.join(SPLICE_JOINS)}")
+    lo, hi = int(stretch[0]), int(stretch[1])
+    glo, ghi = int(gradual[0]), int(gradual[1])
+    if not 1 <= lo <= hi or not 1 <= glo <= ghi or 2 * glo + 4 > lo:
+        raise InputError(f"need 1 <= stretch[0] <= stretch[1], 1 <= gradual[0] <= gradual[1] and "
+                         f"2 * gradual[0] + 4 <= stretch[0] (got stretch {stretch}, gradual {gradual})")
+    rng = np.random.default_rng(seed)
+    ranges = _frame_counts(srcs)
+    usable = [i for i, rs in enumerate(ranges) if any(b - a >= lo for a, b in rs)]
+    if len(usable) < 2:
+        raise InputError(f"fewer than 2 sources have a range of at least {lo} frames; lower stretch[0]")
+    p = np.asarray(weights, np.float64) / float(np.sum(weights))
+    truth = ClipTruth(frames=0, fps=float(fps), size=tuple(size))
+    out: list[np.ndarray] = []
+    prev_src = -1
+    pending: str | None = None  # the kind of join between the last stretch and the next
+    avail = 0  # frames at the end of `out` that belong to the last stretch and no join yet
+    for k in range(shots):
+        si = int(rng.choice([i for i in usable if i != prev_src]))
+        a, b = max(((a, b) for a, b in ranges[si] if b - a >= lo), key=lambda r: rng.random())
+        n = int(rng.integers(lo, min(hi, b - a) + 1))
+        first = int(rng.integers(a, b - n + 1))
+        frames = _read_stretch(srcs[si].path, first, n, size)
+        if len(frames) < lo:  # the header frame count overstated the file: take what decodes
+            raise InputError(f"{srcs[si].path}: could not decode frames {first}..{first + n - 1}")
+        prev_src = si
+        if light_ramps > 0 and rng.random() < light_ramps and len(frames) >= 3 * 14:
+            g = float(rng.uniform(0.45, 0.7) if rng.random() < 0.6 else rng.uniform(1.3, 1.6))
+            ramp = int(rng.integers(6, 15))
+            at = int(rng.integers(len(frames) // 3, len(frames) - len(frames) // 3 - ramp + 1))
+            for j in range(at, len(frames)):
+                w = min(1.0, (j - at + 1) / ramp)
+                frames[j] = np.clip(frames[j] * (1 + (g - 1) * w), 0, 255).round().astype(np.uint8)
+            light = (at, at + ramp - 1)
+        else:
+            light = None
+        start_out = len(out)
+        faded_head = 0
+        if pending is not None:
+            kind = pending
+            # a gradual join takes L frames from each side: leave 2 pure frames on both, else cut
+            L = min(int(rng.integers(glo, ghi + 1)), avail - 2, len(frames) // 2 - 2)
+            B = int(rng.integers(hold[0], hold[1] + 1))
+            if L < glo:
+                kind = "cut"
+            if kind == "cut":
+                truth.hard.append(len(out))
+                truth.types.append(("cut", len(out), len(out)))
+            elif kind == "dissolve":
+                tail = out[-L:]
+                del out[-L:]
+                s = len(out)
+                start_out = s
+                for j in range(L):
+                    w = (j + 1) / (L + 1)
+                    out.append((tail[j] * (1 - w) + frames[j] * w).round().astype(np.uint8))
+                frames = frames[L:]
+                truth.gradual.append([s, s + L])
+                truth.types.append(("dissolve", s, s + L))
+            else:  # fade through black
+                tail = out[-L:]
+                del out[-L:]
+                s0 = len(out)
+                for j in range(L):
+                    w = (j + 1) / (L + 1)
+                    out.append((tail[j] * (1 - w)).round().astype(np.uint8))
+                out.extend(np.zeros_like(frames[0]) for _ in range(B))
+                truth.gradual.append([s0, s0 + L])
+                truth.types.append(("fade_out", s0, s0 + L))
+                s1 = len(out)
+                start_out = s1
+                frames = list(frames)
+                faded_head = L
+                for j in range(L):
+                    w = (j + 1) / (L + 1)
+                    frames[j] = (frames[j] * w).round().astype(np.uint8)
+                truth.gradual.append([s1, s1 + L])
+                truth.types.append(("fade_in", s1, s1 + L))
+        truth.pieces.append((str(srcs[si].path), first, n, start_out))
+        if light is not None:  # output index of stretch frame j: len(out) + j - (frames dropped by a dissolve)
+            off = len(out) - (n - len(frames))
+            truth.negatives.append(("light", off + light[0], off + light[1]))
+        out.extend(frames)
+        avail = len(frames) - faded_head
+        pending = str(rng.choice(list(joins), p=p))
+    truth.frames = len(out)
+    if path is not None:
+        write_video(out, path, fps=fps)
+    return out, truth

@@ -17,7 +17,18 @@ Scores: precision = matched predictions / predictions, recall = matched truths /
 F1 = 2PR / (P + R). ``cuts`` and ``gradual`` split both sides by kind (a truth is a cut when
 start == end, a prediction when its type is ``cut``) and keep the overall matching: a
 predicted cut that lands inside a true dissolve is a correct cut prediction but its truth
-counts for the gradual recall. With nothing to find and nothing found, P = R = F1 = 1.
+counts for the gradual recall. Precision is undefined (``None``, printed "n/a") when nothing
+was predicted and recall when there is nothing to find; F1 is 1 when both sides are empty
+and 0 when only one is.
+
+Two scores judge matched pairs beyond "they overlap":
+
+* **gradual IoU**: for every matched pair whose truth is a gradual interval, the overlap of
+  the two inclusive frame intervals, ``|P ∩ G| / |P ∪ G|`` (a cut inside a 12-frame
+  dissolve scores 1/12); reported as the mean over those pairs (``None`` without any).
+* **type accuracy**: over the matched pairs whose truth names its type (``cut``,
+  ``dissolve``, ``fade_in``, ``fade_out``; a plain ``gradual`` truth only tells cut from
+  gradual), the fraction whose predicted type agrees.
 """
 
 from __future__ import annotations
@@ -62,20 +73,28 @@ class Counts:
         return Counts(self.tp_pred + o.tp_pred, self.n_pred + o.n_pred, self.tp_gt + o.tp_gt, self.n_gt + o.n_gt)
 
     @property
-    def precision(self) -> float:
-        return self.tp_pred / self.n_pred if self.n_pred else 1.0
+    def precision(self) -> float | None:
+        """matched / predicted; ``None`` when nothing was predicted (undefined, not 1)."""
+        return self.tp_pred / self.n_pred if self.n_pred else None
 
     @property
-    def recall(self) -> float:
-        return self.tp_gt / self.n_gt if self.n_gt else 1.0
+    def recall(self) -> float | None:
+        """matched / truths; ``None`` when there is nothing to find."""
+        return self.tp_gt / self.n_gt if self.n_gt else None
 
     @property
     def f1(self) -> float:
+        """2PR / (P + R); 1 when nothing is to be found and nothing was, 0 when one side is empty."""
+        if not self.n_pred or not self.n_gt:
+            return 1.0 if not self.n_pred and not self.n_gt else 0.0
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"precision": round(self.precision, 4), "recall": round(self.recall, 4), "f1": round(self.f1, 4),
+        def r4(x: float | None) -> float | None:
+            return None if x is None else round(x, 4)
+
+        return {"precision": r4(self.precision), "recall": r4(self.recall), "f1": round(self.f1, 4),
                 "matched_pred": self.tp_pred, "predicted": self.n_pred, "matched_truth": self.tp_gt,
                 "truth": self.n_gt}
 
@@ -94,13 +113,56 @@ class ShotScores:
         return ShotScores(self.tolerance, self.all + o.all, self.cuts + o.cuts, self.gradual + o.gradual,
                           self.matches + o.matches, self.false_positives + o.false_positives, self.missed + o.missed)
 
+    @property
+    def gradual_ious(self) -> list[float]:
+        """IoU of every matched pair whose truth is gradual (see the module docstring)."""
+        return [interval_iou(p, g) for p, g in self.matches if not g.is_cut]
+
+    @property
+    def gradual_iou(self) -> float | None:
+        """Mean of :attr:`gradual_ious`; ``None`` when no gradual truth was matched."""
+        v = self.gradual_ious
+        return float(np.mean(v)) if v else None
+
+    @property
+    def typed_pairs(self) -> int:
+        """Matched pairs whose truth names a type (the denominator of :attr:`type_accuracy`)."""
+        return sum(1 for _, g in self.matches if g.type)
+
+    @property
+    def type_accuracy(self) -> float | None:
+        """Fraction of typed matched pairs whose predicted type agrees; ``None`` without any."""
+        n = self.typed_pairs
+        return sum(type_agrees(p, g) for p, g in self.matches if g.type) / n if n else None
+
     def to_dict(self) -> dict[str, Any]:
         def b(x: Boundary) -> dict[str, Any]:
             return {"type": x.type or ("cut" if x.start == x.end else "gradual"), "start_frame": x.start, "end_frame": x.end}
 
+        iou, acc = self.gradual_iou, self.type_accuracy
         return {"tolerance": self.tolerance, "all": self.all.to_dict(), "cuts": self.cuts.to_dict(),
-                "gradual": self.gradual.to_dict(), "false_positives": [b(x) for x in self.false_positives],
+                "gradual": self.gradual.to_dict(),
+                "gradual_iou": None if iou is None else round(iou, 4), "gradual_matched": len(self.gradual_ious),
+                "type_accuracy": None if acc is None else round(acc, 4), "typed_matched": self.typed_pairs,
+                "false_positives": [b(x) for x in self.false_positives],
                 "missed": [b(x) for x in self.missed]}
+
+
+def interval_iou(a: Boundary, b: Boundary) -> float:
+    """Intersection over union of two inclusive frame intervals, in [0, 1]."""
+    inter = min(a.end, b.end) - max(a.start, b.start) + 1
+    union = max(a.end, b.end) - min(a.start, b.start) + 1
+    return max(0, inter) / union
+
+
+def type_agrees(pred: Boundary, truth: Boundary) -> bool:
+    """Whether a prediction's type agrees with a truth's: exact for named types; a plain
+    ``gradual`` truth accepts every non-cut prediction."""
+    if truth.type == "gradual":
+        return not pred.is_cut
+    if truth.type == "cut":
+        return pred.is_cut
+    return pred.type == truth.type
 
 
 def match(pred: list[Boundary], truth: list[Boundary], tolerance: int = 0) -> list[tuple[int, int]]:
@@ -159,12 +221,24 @@ def boundaries_from(obj: Any, *, video: str | None = None) -> tuple[list[Boundar
     """Boundaries from any of the JSON shapes kadr meets; returns (boundaries, video name).
 
     * a ``kadr shots --json`` result: ``{"video": ..., "transitions": [{"type", "start_frame", "end_frame"}...]}``
-    * a ground-truth entry: ``{"hard": [frame...], "gradual": [[start, end]...]}``
+    * a ground-truth entry: ``{"hard": [frame...], "gradual": [[start, end]...]}``; when it also
+      has ``"transitions": [[type, start, end]...]`` (what ``kadr.io.synthetic`` writes), those
+      typed intervals are used
     * a ground-truth file mapping video names to entries (``ground_truth.json``): the entry
       named ``video`` (its file name is enough) is used.
     """
     if not isinstance(obj, dict):
         raise InputError("expected a JSON object: a `kadr shots --json` result or a ground-truth entry/file")
+    typed = obj.get("transitions")
+    if ("hard" in obj or "gradual" in obj) and isinstance(typed, list) and all(isinstance(t, list) for t in typed):
+        try:
+            out = [Boundary(int(s), int(e), str(k)) for k, s, e in typed]
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"typed truth needs 'transitions': [[type, start, end], ...] ({exc})") from None
+        plain = boundaries_from({k: obj[k] for k in ("hard", "gradual") if k in obj}, video=video)[0]
+        if sorted((b.start, b.end) for b in plain) != sorted((b.start, b.end) for b in out):
+            raise InputError("a typed truth's 'transitions' disagree with its 'hard'/'gradual' lists")
+        return sorted(out, key=lambda b: b.start), video
     if "hard" in obj or "gradual" in obj:
         try:
             out = [Boundary(int(c), int(c), "cut") for c in obj.get("hard", [])]

@@ -103,3 +103,30 @@ def clip_dir(tmp_path_factory):
     proc = transformers.CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     proc.save_pretrained(d)
     return d
+
+
+def make_tiny_blip(d):
+    """A tiny randomly initialised BLIP captioner (width 32, 32 px input, a 13-word vocabulary)
+    saved with BlipProcessor.save_pretrained into folder ``d`` (transformers 5 writes
+    processor_config.json there). Returns ``d``."""
+    import torch
+    import transformers
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    torch.manual_seed(3)
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", "a", "photo", "of", "cat", "dog", "red", "."]
+    tk = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
+    tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = transformers.PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="[PAD]", unk_token="[UNK]",
+                                               cls_token="[CLS]", sep_token="[SEP]", bos_token="[DEC]")
+    text = dict(vocab_size=len(words), hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                num_attention_heads=4, max_position_embeddings=32, bos_token_id=5, pad_token_id=0, sep_token_id=3,
+                eos_token_id=3)
+    vision = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, image_size=32,
+                  patch_size=8)
+    cfg = transformers.BlipConfig(text_config=text, vision_config=vision, projection_dim=16)
+    transformers.BlipForConditionalGeneration(cfg).save_pretrained(d)
+    proc = transformers.BlipProcessor(image_processor=transformers.BlipImageProcessor(size={"height": 32, "width": 32}),
+                                      tokenizer=tok)
+    proc.save_pretrained(d)
+    return d

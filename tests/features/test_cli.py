@@ -53,8 +53,9 @@ def test_classify_zero_shot_with_a_clip_folder(capsys, folder, clip_dir):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--labels", "cat,dog"], "text tower"),
-    (["--prompt", "a {}"], "zero-shot text models"),
+    (["--labels", "cat,,dog"], "empty label"),  # effnet-lite0 takes labels (the semantic bridge): a bad list
+    (["--prompt", "a {}"], "--prompt needs --labels"),
+    (["--labels", "cat, dog", "--prompt", "no slot"], "must contain"),
     (["--encoder", "hog"], "cannot classify"),
     (["--encoder", "nonsense"], "valid encoders"),
     (["--encoder", "clip"], "needs a model folder"),

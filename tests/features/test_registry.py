@@ -10,8 +10,8 @@ from kadr.errors import InputError, ShapeError, UnknownNameError
 
 
 def test_names_list_every_encoder():
-    assert features.names() == ["clip:PATH", "dhash", "dinov2:PATH", "effnet-lite0", "hog", "hsv-hist", "phash",
-                                "siglip:PATH"]
+    assert features.names() == ["clip:PATH", "dhash", "dinov2:PATH", "effnet-lite0", "effnet-lite1", "effnet-lite2",
+                                "hog", "hsv-hist", "minilm", "phash", "siglip:PATH"]
 
 
 def test_unknown_name_lists_the_choices():

@@ -24,7 +24,7 @@ def built(tmp_path, photo_dir, capsys):
     shutil.copytree(photo_dir, folder)
     (folder / "broken.png").write_bytes(b"garbage")
     db = tmp_path / "db"
-    rc, res, err = _json(capsys, ["index", "add", str(folder), "--db", str(db), "--encoder", "hsv-hist"])
+    rc, res, err = _json(capsys, ["index", "add", str(folder), "--db", str(db), "--encoder", "hsv-hist", "--no-semantic"])
     assert rc == 0 and res["added"] == 8 and res["failed"][0]["path"].endswith("broken.png")
     return folder, db
 
@@ -52,7 +52,8 @@ def test_add_stats_search_dedup_remove(built, capsys, tmp_path):
 
 @pytest.mark.parametrize("argv, message", [
     (["search", "--image", "{q}", "--where", "kind ="], "malformed --where"),
-    (["search", "--text", "a cat"], "no text tower"),
+    (["search", "--text", "a cat"], "no semantic vectors"),  # indexed with --no-semantic
+    (["search", "--text", "   "], "empty"),
     (["search", "--image", "{q}", "--encoder", "effnet-lite0"], "was built with encoder"),
     (["search", "--image", "{missing}"], "not found"),
     (["search", "--image", "{broken}"], "not a readable image"),

@@ -86,3 +86,13 @@ def test_find_duplicates_ann_gives_the_exact_groups(tmp_path):
     exact, ann = groups("exact"), groups("ann")
     assert exact["duplicates"] and exact["similar"]
     assert ann == exact
+
+
+def test_tiny_tables_fall_back_to_the_exact_pass():
+    # 10 rows of 1280-d (effnet-lite0): fewer rows than PCA dims or partitions
+    x = _planted(10, seed=1)
+    x = np.concatenate([x, x, x[:, :0]], axis=1)[:, :128]
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    got = ann_candidate_pairs(x, 0.5)
+    want = candidate_pairs(x, 0.5)
+    assert _pairs(got[0], got[1], 10) == _pairs(want[0], want[1], 10)

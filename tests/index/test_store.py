@@ -84,8 +84,8 @@ def test_clear_errors(db, tmp_path, thumb_encoder):
     idx, folder, _ = db
     with pytest.raises(InputError, match="malformed --where"):
         idx.search(sample_photo("coins"), where="kind = ")
-    with pytest.raises(InputError, match="no text tower"):
-        idx.search(text="a cat")
+    with pytest.raises(InputError, match="empty or only whitespace"):
+        idx.search(text="  ")
     with pytest.raises(InputError, match="was built with encoder"):
         Index(idx.path, "some-other-encoder").search(sample_photo("coins"))
     with pytest.raises(InputError, match="is empty"):

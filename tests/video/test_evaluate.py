@@ -43,9 +43,13 @@ def test_one_to_one_and_maximum_matching():
 
 def test_empty_cases_and_pooling():
     s = evaluate([], [])
-    assert (s.all.precision, s.all.recall, s.all.f1) == (1.0, 1.0, 1.0)
+    # nothing to find and nothing found: P and R are undefined (0/0), F1 is perfect
+    assert (s.all.precision, s.all.recall, s.all.f1) == (None, None, 1.0)
     s = evaluate([B(5, 5)], [])
-    assert s.all.precision == 0.0 and s.all.f1 == 0.0
+    assert s.all.precision == 0.0 and s.all.recall is None and s.all.f1 == 0.0
+    s = evaluate([], [B(5, 5)])
+    assert s.all.precision is None and s.all.recall == 0.0 and s.all.f1 == 0.0
+    assert s.to_dict()["all"]["precision"] is None
     pooled = evaluate([B(5, 5)], [B(5, 5)]) + evaluate([B(7, 7)], [B(9, 9)])
     assert (pooled.all.tp_pred, pooled.all.n_pred) == (1, 2)
     with pytest.raises(InputError, match="tolerance"):
@@ -96,3 +100,43 @@ def test_eval_files_on_shared_truth(tmp_path):
     (tmp_path / "p.json").write_text(json.dumps({"video": "testvideo.mp4", "transitions": trans}))
     scores, video = evaluate_files(tmp_path / "p.json", root / "ground_truth.json")
     assert video == "testvideo.mp4" and scores.all.f1 == 1.0 and scores.all.n_gt == 7
+
+
+def test_gradual_iou_and_type_accuracy():
+    """Worked by hand: truth dissolve [10, 21] (12 frames) vs prediction [12, 23]: overlap
+    12..21 = 10 frames, union 10..23 = 14 → IoU 10/14; a cut at 40 inside truth [38, 45]
+    (8 frames) → 1/8. Mean (10/14 + 1/8) / 2. Types: dissolve↔dissolve right, cut↔fade_out
+    wrong, cut↔cut right → 2/3."""
+    from kadr.video.evaluate import interval_iou
+
+    assert interval_iou(B(10, 21), B(12, 23)) == pytest.approx(10 / 14)
+    assert interval_iou(B(1, 2), B(5, 6)) == 0.0
+    pred = [B(12, 23, "dissolve"), B(40, 40, "cut"), B(60, 60, "cut")]
+    truth = [B(10, 21, "dissolve"), B(38, 45, "fade_out"), B(60, 60, "cut")]
+    s = evaluate(pred, truth)
+    assert s.gradual_iou == pytest.approx((10 / 14 + 1 / 8) / 2)
+    assert s.type_accuracy == pytest.approx(2 / 3) and s.typed_pairs == 3
+    d = s.to_dict()
+    assert d["gradual_matched"] == 2 and d["typed_matched"] == 3
+    # a plain ground-truth entry only tells cut from gradual
+    s = evaluate([B(12, 23, "fade_in")], [B(10, 21, "gradual")])
+    assert s.type_accuracy == 1.0
+    assert evaluate([], []).gradual_iou is None
+
+
+def test_typed_truth_from_generator():
+    from kadr.io.synthetic import ClipTruth
+
+    t = ClipTruth(100, 25.0, (32, 18), hard=[10], gradual=[[40, 52]], types=[("cut", 10, 10), ("fade_in", 40, 52)])
+    assert boundaries_from(t.to_dict())[0] == [B(10, 10, "cut"), B(40, 52, "fade_in")]
+    bad = {**t.to_dict(), "hard": [11]}
+    with pytest.raises(InputError, match="disagree"):
+        boundaries_from(bad)
+
+
+def test_eval_shots_prints_na_with_no_predictions(tmp_path, capsys):
+    (tmp_path / "pred.json").write_text(json.dumps({"video": "clip.mp4", "transitions": []}))
+    (tmp_path / "gt.json").write_text(json.dumps({"hard": [5]}))
+    assert main(["eval-shots", str(tmp_path / "pred.json"), str(tmp_path / "gt.json")]) == 0
+    line = [ln for ln in capsys.readouterr().out.splitlines() if ln.strip().startswith("all")][0]
+    assert line.split()[1] == "n/a" and "1.000" not in line

@@ -62,6 +62,7 @@ def test_windows_follow_the_wrappers_scheme(monkeypatch):
                         lambda model, w: (seen.append(w[:, :, 0, 0, 0].copy()),
                                           (np.zeros((len(w), 50), np.float32),) * 2)[1])
     det = get("transnetv2", batch=2)
+    det.record_scores = True  # off by default (bounded state on streams)
     n = 130
     for i in range(n):
         img = np.full((27, 48, 3), i, np.uint8)
@@ -91,3 +92,26 @@ def test_detector_finds_cut_and_dissolve(tmp_path):
     assert cuts == truth.hard  # reported at the first frame of the new shot
     grads = [(t.start_frame, t.end_frame) for t in res.transitions if t.type != "cut"]
     assert len(grads) == 1 and grads[0][0] <= truth.gradual[0][1] and truth.gradual[0][0] <= grads[0][1]
+
+
+def test_onnx_backend_equals_torch_and_close():
+    """The exported graph (onnxruntime) gives the torch network's probabilities (float rounding)."""
+    pytest.importorskip("onnxruntime")
+    rng = np.random.default_rng(0)
+    w = rng.integers(0, 255, (2, 100, 27, 48, 3), np.uint8)
+    s_t, a_t = tn.predict_windows(tn.load_model(), w)
+    s_o, a_o = tn.predict_windows(tn._onnx_model(0), w)
+    assert np.abs(s_t - s_o).max() < 1e-4 and np.abs(a_t - a_o).max() < 1e-4
+    det = get("transnetv2")
+    assert det.backend == "onnx"
+    det.close()
+    det.close()  # twice is fine
+
+
+def test_no_boundary_on_a_content_free_luma_ramp(tmp_path):
+    """A flat grey frame whose level follows a slow cosine (no picture, no dip to black)."""
+    from kadr.io.synthetic import write_video
+
+    frames = [np.full((54, 96, 3), int(128 + 100 * np.cos(i / 12)), np.uint8) for i in range(150)]
+    path = write_video(frames, tmp_path / "ramp.mp4")
+    assert detect_shots(path, detector="transnetv2").transitions == []

@@ -44,6 +44,12 @@ def _load_transnetv2():
     return TransNetV2Detector
 
 
+def _load_verified():
+    from kadr.video.shots.verified import VerifiedDetector
+
+    return VerifiedDetector
+
+
 def _load_auto():
     from kadr.video.shots.auto import AutoDetector
 
@@ -52,6 +58,7 @@ def _load_auto():
 
 DETECTORS.register_lazy("classic", _load_classic)
 DETECTORS.register_lazy("transnetv2", _load_transnetv2)
+DETECTORS.register_lazy("verified", _load_verified)
 DETECTORS.register_lazy("auto", _load_auto)
 
 
@@ -120,7 +127,7 @@ class ShotDetection:
 def detect_shots(source: Any, *, detector: str | ShotDetector = "auto", analysis_size: int | tuple[int, int] | None = None,
                  decode_threads: int = 0, on_frame: Callable[[Frame], None] | None = None,
                  on_transition: Callable[[Transition], None] | None = None, progress: bool | None = None,
-                 fast_decode: bool | None = None, **options: Any) -> ShotDetection:
+                 fast_decode: bool | None = None, record_scores: bool = True, **options: Any) -> ShotDetection:
     """Find the shot boundaries of a video in one decode pass.
 
     Parameters
@@ -140,6 +147,8 @@ def detect_shots(source: Any, *, detector: str | ShotDetector = "auto", analysis
         the detector's preference (``classic``: on — invisible at 64 px, ~1.3x faster
         decoding; ``transnetv2``: off, to see exactly the pixels it was trained on). Pass
         False when ``on_frame`` wants pristine full-size pictures.
+    record_scores : keep one boundary score per frame (``result.scores``, for plots and
+        reports); off, the detector's state stays bounded however long the stream.
     options : passed to the detector's constructor.
 
     Returns a :class:`ShotDetection`; a video with 0 frames has no shots, one with 1 frame
@@ -148,6 +157,8 @@ def detect_shots(source: Any, *, detector: str | ShotDetector = "auto", analysis
     from kadr._progress import track
 
     det = get(detector, **options)
+    own_det = not isinstance(detector, ShotDetector)
+    det.record_scores = bool(record_scores)
     own = not isinstance(source, VideoReader)
     if own and isinstance(source, (str, os.PathLike)) and str(source) != "-" and "://" not in str(source) \
             and not str(source).startswith(("webcam:", "/dev/video")):
@@ -175,12 +186,15 @@ def detect_shots(source: Any, *, detector: str | ShotDetector = "auto", analysis
         decided(det.flush())
         transitions.sort(key=lambda t: t.start_frame)
         shots = shots_from_transitions(transitions, n, det.clock)
-        scores = np.asarray(det.scores[:n] + [0.0] * max(0, n - len(det.scores)), np.float32)
+        scores = np.asarray(det.scores[:n] + [0.0] * max(0, n - len(det.scores)), np.float32) \
+            if record_scores else np.zeros(0, np.float32)
         return ShotDetection(reader.name, float(reader.fps or 0.0), n, det.name, transitions, shots, scores,
                              reader.stats)
     finally:
         if own:
             reader.close()
+        if own_det:
+            det.close()
 
 
 __all__ = ["DETECTORS", "ShotDetector", "ShotDetection", "FrameClock", "detect_shots", "get", "names",

@@ -1,9 +1,10 @@
-"""``auto``: the default detector — the best measured speed/accuracy trade-off.
+"""``auto``: the default detector — ``verified`` (see ``benchmarks/results/shots.md``).
 
-On the benchmark (``benchmarks/results/shots.md``: the real clips of ``../shared/data/video``
-and generated clips with hard negatives) ``classic`` scored F1 0.985 at 0 frames tolerance
-at PySceneDetect-content speed on 720p (147 frames/s pooled over the clips), while
-``transnetv2`` scored 0.895 at 13 frames/s on the same 2-core CPU; so ``auto`` builds a ``classic`` detector. The result records the
+``verified`` proposes boundaries with the fast ``classic`` signals and keeps those whose
+frames before and after really show different things (EfficientNet-Lite0 embeddings and
+other cues, combined by a decision learned on tuning data only). It was chosen as the
+default on the benchmark's held-out sets, where ``classic`` alone reports motion and light
+changes as cuts and ``transnetv2`` is an order of magnitude slower. The result records the
 detector that actually ran.
 """
 
@@ -15,7 +16,7 @@ from kadr.video.shots.base import ShotDetector
 
 
 def AutoDetector(**options: Any) -> ShotDetector:  # noqa: N802 - a factory used like a class
-    """A new instance of the detector ``auto`` stands for (currently ``classic``)."""
-    from kadr.video.shots.classic import ClassicDetector
+    """A new instance of the detector ``auto`` stands for (currently ``verified``)."""
+    from kadr.video.shots.verified import VerifiedDetector
 
-    return ClassicDetector(**options)
+    return VerifiedDetector(**options)

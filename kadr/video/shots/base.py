@@ -14,52 +14,131 @@ settled frame]. Times are seconds from each frame's PTS, so they are right on VF
 from __future__ import annotations
 
 import abc
-from typing import Iterable
+from collections import deque
+from typing import Any, Iterable
 
+from kadr.errors import InputError
 from kadr.io.video import FALLBACK_FPS, Frame
 from kadr.video.types import Transition
 
 
 class FrameClock:
-    """Index → time (s) of the frames seen so far; extrapolates past the end at ``fps``.
+    """Index → time (s) of the frames seen; bounded memory for endless streams.
 
-    Stores one float per frame (8 bytes), so hours of video cost a few MiB."""
+    Keeps the PTS times of the last ``window`` frames (a ring) plus the frames that were
+    :meth:`pin`-ned (transition ends, split points: a few per shot). Older, unpinned frames
+    are timed by the nominal rate from the nearest known frame; frames past the end are
+    extrapolated at ``fps`` (or the mean step seen)."""
 
-    def __init__(self, fps: float | None = None):
+    def __init__(self, fps: float | None = None, window: int = 8192):
+        if int(window) < 2:
+            raise InputError(f"FrameClock window must be >= 2 frames, got {window!r}")
         self.fps = fps
-        self._times: list[float] = []
+        self.window = int(window)
+        self._times: deque[float] = deque(maxlen=self.window)
+        self._n = 0  # frames noted (index of the next one)
+        self._pinned: dict[int, float] = {}
 
     def note(self, frame: Frame) -> None:
-        idx = frame.index
-        while len(self._times) < idx:  # a gap (dropped frames): fill by the nominal rate
-            self._times.append(self._extrapolate(len(self._times)))
-        if idx == len(self._times):
-            self._times.append(float(frame.time))
+        idx = int(frame.index)
+        if idx < self._n - len(self._times):
+            return  # older than the window: nothing to update
+        while self._n < idx:  # a gap (dropped frames): fill by the nominal rate
+            self._append(self._extrapolate(self._n))
+        t = float(frame.time)
+        if idx == self._n:
+            self._append(t)
         else:
-            self._times[idx] = float(frame.time)
+            self._times[idx - (self._n - len(self._times))] = t
+
+    def _append(self, t: float) -> None:
+        self._times.append(t)
+        self._n += 1
+
+    def _step(self) -> float:
+        if self.fps:
+            return 1.0 / self.fps
+        if len(self._times) > 1:
+            return (self._times[-1] - self._times[0]) / (len(self._times) - 1)
+        return 1 / FALLBACK_FPS
 
     def _extrapolate(self, index: int) -> float:
         if not self._times:
             return index / (self.fps or FALLBACK_FPS)
-        step = 1.0 / self.fps if self.fps else (
-            (self._times[-1] - self._times[0]) / (len(self._times) - 1) if len(self._times) > 1 else 1 / FALLBACK_FPS)
-        return self._times[-1] + (index - len(self._times) + 1) * step
+        return self._times[-1] + (index - self._n + 1) * self._step()
+
+    def pin(self, index: int) -> None:
+        """Remember the time of frame ``index`` beyond the window (call while it is in it)."""
+        if index not in self._pinned:
+            self._pinned[int(index)] = self.time(index)
 
     def time(self, index: int) -> float:
-        if 0 <= index < len(self._times):
-            return self._times[index]
+        lo = self._n - len(self._times)
+        if lo <= index < self._n:
+            return self._times[index - lo]
+        if index in self._pinned:
+            return self._pinned[index]
+        if 0 <= index < lo:  # fell out of the window: from the oldest known frame, at the nominal rate
+            return self._times[0] - (lo - index) * self._step()
         return self._extrapolate(index)
 
     def __len__(self) -> int:
-        return len(self._times)
+        return self._n
+
+
+class Ring:
+    """The last ``maxlen`` values of a per-frame series, indexed by absolute frame index
+    (``ring[i]``, ``ring[a:b]``, ``len(ring)`` = values appended so far). Indices older than
+    the window raise :class:`IndexError` (slices are clipped to the window), so a detector
+    that forgets too early fails loudly instead of reading a wrong frame."""
+
+    def __init__(self, maxlen: int, values: Iterable[Any] = ()):
+        self._d: deque[Any] = deque(maxlen=int(maxlen))
+        self._n = 0
+        for v in values:
+            self.append(v)
+
+    def append(self, v: Any) -> None:
+        self._d.append(v)
+        self._n += 1
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def start(self) -> int:
+        """Absolute index of the oldest value still held."""
+        return self._n - len(self._d)
+
+    def __getitem__(self, i: int | slice) -> Any:
+        lo = self.start
+        if isinstance(i, slice):
+            a, b, _ = i.indices(self._n)
+            a = max(a, lo)
+            return [self._d[k - lo] for k in range(a, max(a, b))]
+        if i < 0:
+            i += self._n
+        if not lo <= i < self._n:
+            raise IndexError(f"frame {i} is not in the window [{lo}, {self._n})")
+        return self._d[i - lo]
+
+    def __setitem__(self, i: int, v: Any) -> None:
+        if i < 0:
+            i += self._n
+        lo = self.start
+        if not lo <= i < self._n:
+            raise IndexError(f"frame {i} is not in the window [{lo}, {self._n})")
+        self._d[i - lo] = v
 
 
 class ShotDetector(abc.ABC):
     """Streaming shot-boundary detector.
 
     Subclasses implement :meth:`_update` and :meth:`_flush`; the base class keeps the
-    frame clock (for PTS times), the per-frame boundary score (``scores``, one float in
-    [0, 1] per frame, for plots) and builds :class:`Transition` records.
+    frame clock (for PTS times, bounded), optionally the per-frame boundary score
+    (``scores``, one float in [0, 1] per frame, for plots: ``record_scores=True``, what
+    :func:`~kadr.video.shots.detect_shots` asks for on files; off by default so a detector
+    on an endless stream holds bounded state) and builds :class:`Transition` records.
     """
 
     #: registry name users type
@@ -69,6 +148,9 @@ class ShotDetector(abc.ABC):
     #: whether detect_shots may skip the codec's deblocking filter for this detector
     fast_decode: bool = False
 
+    #: keep one score per frame in ``scores`` (grows with the stream; off for live streams)
+    record_scores: bool = False
+
     def __init__(self) -> None:
         self.reset()
 
@@ -77,6 +159,15 @@ class ShotDetector(abc.ABC):
         self.clock = FrameClock(fps)
         self.scores: list[float] = []
         self._reset()
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release worker threads/processes a detector may hold (safe to call twice)."""
+
+    def __enter__(self) -> "ShotDetector":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     def _reset(self) -> None:  # noqa: B027 - optional hook
         """Subclass state reset (called by :meth:`reset`)."""
@@ -107,11 +198,16 @@ class ShotDetector(abc.ABC):
         ...
 
     def _set_score(self, index: int, value: float) -> None:
+        if not self.record_scores:
+            return
         while len(self.scores) <= index:
             self.scores.append(0.0)
         self.scores[index] = float(value)
 
     def transition(self, kind: str, start: int, end: int, score: float) -> Transition:
-        """A :class:`Transition` with times read from the frame clock."""
+        """A :class:`Transition` with times read from the frame clock (its ends and middle
+        frame are pinned there, so shot times stay exact after they leave the window)."""
+        for i in {int(start), int(end), (int(start) + int(end) + 1) // 2}:
+            self.clock.pin(i)
         return Transition(kind, int(start), int(end), round(self.clock.time(start), 6),
                           round(self.clock.time(end), 6), round(float(score), 4))

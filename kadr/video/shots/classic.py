@@ -43,11 +43,14 @@ import numpy as np
 from kadr._options import opt
 from kadr.io.images import luma as bt601_luma
 from kadr.io.video import Frame
-from kadr.video.shots.base import ShotDetector
+from kadr.video.shots.base import Ring, ShotDetector
 from kadr.video.types import Transition
 
 #: Working size (longest side, px) of the signals.
 WORK_SIZE = 64
+#: frames of per-frame signals kept (ring buffers): longer than any gradual transition or
+#: fade hold the rules look back over (~40 s at 25 fps); bounded memory on endless streams
+HISTORY = 1024
 
 
 @dataclass
@@ -104,8 +107,8 @@ def small_image(frame: Frame, size: int = WORK_SIZE) -> np.ndarray:
     """The frame reduced to ``size`` px on the long side (area average), RGB uint8: from the
     decoder's YUV planes when possible (no rotation, 8-bit 4:2:0, not converted yet), else
     from ``frame.analysis_image``."""
-    avf = getattr(frame, "_av", None)
-    if avf is not None and not frame.rotation and "analysis_image" not in frame.__dict__:
+    avf = frame.decoder_frame
+    if avf is not None and not frame.rotation and not frame.is_converted("analysis_image"):
         img = _small_from_planes(avf, size)
         if img is not None:
             return img
@@ -134,13 +137,21 @@ def is_solid(img: np.ndarray, max_std: float = 12.0, luma: np.ndarray | None = N
     return (m < 24 or m > 231) and flat(luma=y, max_std=max_std)
 
 
-def gradual_kind(solid: list[bool], luma: list[float], s: int, e: int) -> str:
+def gradual_kind(solid, luma, s: int, e: int) -> str:
     """``fade_in`` out of a solid frame (the one before ``s``), ``fade_out`` into one (``e``),
-    between two solid frames the darker end decides, else ``dissolve``."""
-    a = solid[s - 1] if s >= 1 else False
-    b = solid[e]
+    between two solid frames the darker end decides, else ``dissolve``. ``solid`` and
+    ``luma`` are per-frame sequences (lists or :class:`~kadr.video.shots.base.Ring`); a frame
+    no longer held counts as not solid."""
+    def at(seq, i, default):
+        try:
+            return seq[i] if i >= 0 else default
+        except IndexError:
+            return default
+
+    a = at(solid, s - 1, False)
+    b = at(solid, e, False)
     if a and b:
-        return "fade_out" if luma[e] < luma[s - 1] else "fade_in"
+        return "fade_out" if at(luma, e, 0.0) < at(luma, s - 1, 0.0) else "fade_in"
     return "fade_in" if a else "fade_out" if b else "dissolve"
 
 
@@ -178,18 +189,20 @@ class ClassicDetector(ShotDetector):
     def _reset(self) -> None:
         o = self.options
         self._recent: deque[tuple[int, np.ndarray]] = deque(maxlen=o.lookahead + 3)  # (index, v)
-        self._m: list[float] = []
-        self._hd: list[float] = []  # colour-histogram distance to the previous frame
+        self._m = Ring(HISTORY)  # m_t per frame
+        self._hd = Ring(HISTORY)  # colour-histogram distance to the previous frame
         self._hist: np.ndarray | None = None
         self._prev_d: np.ndarray | None = None
         self._ds: deque[tuple[int, np.ndarray]] = deque(maxlen=6)  # recent (index, D_t)
-        self._e: list[float] = [0.0]  # |D_t - D_{t-1}| per frame
+        self._e = Ring(HISTORY, [0.0])  # |D_t - D_{t-1}| per frame
         self._run_motion: np.ndarray | float = 0.0
         self._run_kink: np.ndarray | None = None
         self._run_ebase = 1.0
         self._run_turned = False
-        self._solid: list[bool] = []
-        self._lum: list[float] = []
+        self._solid = Ring(HISTORY)
+        self._lum = Ring(HISTORY)
+        self._lead_solid = 0  # solid frames at the very start of the stream
+        self._solid_since: int | None = None  # first frame of the current run of solid frames
         self._run: list[int] | None = None  # [start index a-1, last index]
         self._run_ref: np.ndarray | None = None  # v_{s-1}
         self._run_path = 0.0
@@ -198,9 +211,13 @@ class ClassicDetector(ShotDetector):
 
     # ---- per-frame signals ------------------------------------------------------
     def _update(self, frame: Frame) -> list[Transition]:
+        return self.update_small(frame, small_image(frame))
+
+    def update_small(self, frame: Frame, img: np.ndarray) -> list[Transition]:
+        """:meth:`_update` with the frame's working image (:func:`small_image`, RGB uint8)
+        already made — for a detector that derives it from a picture it needs anyway."""
         o = self.options
         t = frame.index
-        img = small_image(frame)
         v = img.astype(np.float32)
         y = bt601_luma(img, np.float64)
         lum = float(y.mean())
@@ -219,6 +236,9 @@ class ClassicDetector(ShotDetector):
         hist = colour_histogram(img)
         self._hd.append(0.5 * float(np.abs(hist - self._hist).sum()) if self._hist is not None else 0.0)
         self._hist = hist
+        if solid and self._lead_solid == t:
+            self._lead_solid += 1
+        self._solid_since = (t if self._solid_since is None else self._solid_since) if solid else None
         self._solid.append(solid)
         self._lum.append(lum)
         out: list[Transition] = []
@@ -331,7 +351,7 @@ class ClassicDetector(ShotDetector):
         out: list[Transition] = []
         pend = self._pending_fade_out
         if kind == "fade_in":
-            if all(self._solid[:s]) and self.clock.time(s) - self.clock.time(0) < o.min_hold:
+            if self._lead_solid >= s and self.clock.time(s) - self.clock.time(0) < o.min_hold:
                 return out  # fading in from a short solid lead-in: there is no shot before it
             if pend is not None:
                 self._pending_fade_out = None
@@ -378,6 +398,8 @@ class ClassicDetector(ShotDetector):
         self._pending_fade_out = None
         if pend is not None:
             tail = self.clock.time(last + 1) - self.clock.time(pend.end_frame)
-            if not all(self._solid[pend.end_frame:]) or tail >= self.options.min_hold:
+            all_solid = pend.end_frame >= len(self._solid) or (
+                self._solid_since is not None and self._solid_since <= pend.end_frame)
+            if not all_solid or tail >= self.options.min_hold:
                 out.append(pend)  # a fade-out into a short solid tail has no shot after it
         return out
