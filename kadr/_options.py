@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import types
 import typing
 from typing import Any, Callable, TypeVar
 
@@ -32,7 +33,7 @@ def opt(default: Any, help: str, *, choices: Any = None, flag: str | None = None
 
 def _base_type(tp: Any) -> Any:
     origin = typing.get_origin(tp)
-    if origin is typing.Union or str(origin) == "types.UnionType":
+    if origin is typing.Union or origin is types.UnionType:  # Optional[X] and X | None
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return args[0] if len(args) == 1 else str
     return tp

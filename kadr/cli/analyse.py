@@ -27,7 +27,7 @@ def add_arguments(parser) -> None:
     from kadr import features
     from kadr._options import add_options
     from kadr.cli._common import add_analysis_size, add_k_argument, add_output_argument, rename_flags
-    from kadr.video.keyframes import KeyframeOptions
+    from kadr.video.keyframes import KeyframeOptions, LabelOptions
 
     parser.add_argument("video", help="video file")
     add_output_argument(parser, required=True, metavar="OUTDIR", help="output folder (created if needed)")
@@ -38,6 +38,7 @@ def add_arguments(parser) -> None:
     add_analysis_size(parser, "the frames used for keyframes and labels")
     add_detector_arguments(parser)
     add_options(parser, KeyframeOptions)
+    add_options(parser, LabelOptions)
 
 
 def _relative(path: str | None, root) -> str | None:
@@ -66,10 +67,12 @@ def _run(args):
     from kadr.io.probe import probe
     from kadr.report import render_analysis, write_html
     from kadr.video.export import ShotList, write_text
-    from kadr.video.keyframes import SOLID_STD, KeyframeOptions, detect_shots_and_keyframes, prepare_dir
+    from kadr.video.keyframes import (KeyframeOptions, LabelOptions, detect_shots_and_keyframes, label_images,
+                                      prepare_dir)
 
     if args.k < 1:
         raise InputError(f"--k must be >= 1, got {args.k}")
+    lopts = options_from_args(LabelOptions, args)
     kopts = options_from_args(KeyframeOptions, args)
     check_file(args.video, what="video")
     out = prepare_dir(args.output)
@@ -91,26 +94,24 @@ def _run(args):
         f"({passes.passes} decode pass{'es' if passes.passes > 1 else ''}: {passes.frames_decoded} frames)"
         + (f"; second pass because {passes.second_pass_reason}" if passes.second_pass_reason else ""))
     images = [img for r in res for img in r.thumbnails]
-    labels: list = [None] * len(images)
-    # a solid frame (the black of a fade) shows nothing to label
-    shown = [i for i, img in enumerate(images) if float(img.std()) >= SOLID_STD]
-    for i in set(range(len(images))) - set(shown):
-        labels[i] = []
-    if classifier is not None and shown:
-        t0 = time.perf_counter()
-        preds = classifier.classify([images[i] for i in shown], k=args.k)
-        for i, pr in zip(shown, preds):
-            labels[i] = [p.to_dict() for p in pr]
+    # content-free keyframes (solid, title cards) are not classified; unsure labels are dropped
+    t0 = time.perf_counter()
+    labelled = label_images(images, classifier, k=args.k, options=lopts)
+    if classifier is not None:
         timings["labels"] = time.perf_counter() - t0
     label_encoder = classifier.name if classifier is not None else None
     result = {**sl.to_dict(), "probe": info, "encoder": kopts.encoder, "label_encoder": label_encoder,
               # deprecated keys (the same values), kept for one release: see docs/glossary.md
               "keyframe_encoder": kopts.encoder, "classifier": label_encoder}
-    it = iter(labels)
+    it = iter(labelled)
     for s in result["shots"]:
         for k in s["keyframes"]:
             k["path"] = _relative(k["path"], out)
-            k["labels"] = next(it)
+            lab = next(it)
+            k["labels"] = lab["labels"] if classifier is not None or lab["content"] else None
+            k["content"] = lab["content"]
+            if lab["text"] and k["labels"] is not None:
+                k["label_note"] = lab["text"]
     result["timings"] = {k: round(v, 3) for k, v in timings.items()}
     result["decode"] = {"corrupt_packets": det.decode.corrupt_packets if det.decode is not None else 0,
                         "lost": det.decode.lost if det.decode is not None else 0, **passes.to_dict()}

@@ -86,3 +86,7 @@ def render(result, args) -> None:
               f"{p['similarity']:.3f}  {p['kind']}")
     for g in result["groups"]:
         print("  group: " + ", ".join(f"{video_letter(m['video'])}{m['shot']}" for m in g))
+    free = result.get("content_free") or []
+    if free:
+        print(f"{len(free)} content-free shots not compared ("
+              + ", ".join(f"{video_letter(m['video'])}{m['shot']} {m['content']}" for m in free) + ")")

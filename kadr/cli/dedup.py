@@ -37,6 +37,8 @@ def run(args):
 
 
 def render(result, args) -> None:
+    from pathlib import Path
+
     t = result["thresholds"]
     print(f"{result['rows']} rows ({result['encoder']}): {len(result['duplicates'])} duplicate groups "
           f"(cosine >= {t['near_cosine']}, or >= {t['similar_cosine']} with pHash distance <= {t['max_hamming']}), "
@@ -48,3 +50,8 @@ def render(result, args) -> None:
             for it in g.items:
                 at = f" @ {it['time']:.2f}s" if it.get("time") is not None else ""
                 print(f"      {it['source']}{at}")
+    free = result.get("content_free") or []
+    if free:
+        print(f"  {len(free)} content-free rows left out (solid, near-uniform or title-card frames): "
+              + ", ".join(f"{Path(it['source']).name}" + (f" @ {it['time']:.2f}s" if it.get("time") is not None else "")
+                          + f" {it['content']}" for it in free[:6]) + (" ..." if len(free) > 6 else ""))

@@ -10,7 +10,11 @@ Rules (defaults in :class:`DedupOptions`, checked by ``tests/index/test_dedup.py
   (the same scene from another crop or moment, a look-alike);
 * groups are the connected components of those pairs (union-find); a similar group never
   repeats a pair already inside one duplicate group;
-* rows of the same source file (frames of one video) are not paired unless ``same_source``.
+* rows of the same source file (frames of one video) are not paired unless ``same_source``;
+* content-free rows (:func:`kadr.features.content.content_free`: solid, black, near-uniform,
+  title cards — every black frame is the "duplicate" of every other) are never grouped: the
+  pixels of the rows that take part in a candidate pair are read back from their files and
+  checked; those found content-free are listed under ``content_free`` instead.
 
 pHash: Zauner 2010 via ``imagehash.phash``. Why these defaults (effnet-lite0, measured on five
 scikit-image photos, cosine / pHash distance to the original): JPEG q85 0.98–1.00 / 0;
@@ -39,6 +43,8 @@ class DedupOptions:
     similar_cosine: float = opt(0.70, "cosine at or above which two items are similar")
     max_hamming: int = opt(8, "pHash Hamming distance (of 64 bits) at or below which similar items are duplicates")
     same_source: bool = opt(False, "also pair rows of the same file (frames of one video)")
+    skip_content_free: bool = opt(True, "leave solid, near-uniform and title-card frames out of the groups "
+                                        "(their pixels are read back from the files)")
     method: str = opt("auto", "candidate pairs: 'exact' (every pair, O(n^2)), 'ann' (FAISS IVF on PCA-reduced "
                               "vectors, kadr/index/dedup_ann.py), 'auto' (exact up to exact_max_rows rows)",
                       choices=("auto", "exact", "ann"))
@@ -151,6 +157,46 @@ def classify_pairs(vectors: np.ndarray, phashes: np.ndarray, hashes: list[str | 
     return dups, sims
 
 
+def content_free_rows(meta: list[dict[str, Any]], rows: list[int]) -> dict[int, str]:
+    """{row: reason} for the ``rows`` of ``meta`` (dicts with source, kind, frame_index) whose
+    pixels are content-free. Images are loaded, video frames decoded at 96 px (one pass per
+    video, sequential when many of its frames are asked for); unreadable files count as content."""
+    from kadr.errors import KadrError
+    from kadr.features.content import content_free
+    from kadr.io.images import load_image
+    from kadr.io.video import VideoReader
+
+    out: dict[int, str] = {}
+    by_video: dict[str, list[tuple[int, int]]] = {}
+    for i in rows:
+        m = meta[i]
+        if m.get("frame_index") is None:
+            try:
+                why = content_free(load_image(m["source"]))
+            except (KadrError, OSError):
+                continue
+            if why:
+                out[i] = why
+        else:
+            by_video.setdefault(m["source"], []).append((int(m["frame_index"]), i))
+    for src, want in by_video.items():
+        want.sort()
+        try:
+            with VideoReader(src, analysis_size=96) as r:
+                if len(want) <= 8:
+                    got = ((i, r.read(frame=fi).analysis_image) for fi, i in want)
+                else:
+                    idx = dict(want)
+                    got = ((idx[f.index], f.analysis_image) for f in r if f.index in idx)
+                for i, img in got:
+                    why = content_free(img)
+                    if why:
+                        out[i] = why
+        except (KadrError, OSError):
+            continue
+    return out
+
+
 def find_duplicates(store, encoder: str, *, where: str | None = None, options: DedupOptions | None = None,
                     progress: bool | None = None) -> dict[str, Any]:
     """Duplicate and similar groups among the rows of ``encoder``'s table (matching ``where``).
@@ -180,6 +226,11 @@ def find_duplicates(store, encoder: str, *, where: str | None = None, options: D
             return meta_cache[x]
 
     meta = _Meta()
+    if o.skip_content_free:
+        free = content_free_rows(meta, sorted({x for p in dups + sims for x in p[:2]}))
+        dups = [p for p in dups if p[0] not in free and p[1] not in free]
+        sims = [p for p in sims if p[0] not in free and p[1] not in free]
+        out["content_free"] = [{**meta[i], "content": why} for i, why in sorted(free.items())]
 
     def build(kind: str, pairs: list) -> tuple[list[Group], _UnionFind]:
         uf = _UnionFind(n)

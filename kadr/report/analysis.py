@@ -23,11 +23,11 @@ def _fmt_time(t: float) -> str:
     return f"{int(m):02d}:{s:05.2f}"
 
 
-def _labels_html(labels: Sequence[Mapping[str, Any]] | None) -> str:
+def _labels_html(labels: Sequence[Mapping[str, Any]] | None, note: str | None = None) -> str:
     if labels is None:
         return ""
     if not labels:
-        return '<div class="lab muted">solid frame: nothing to label</div>'
+        return f'<div class="lab muted">{esc(note or "nothing to label")}</div>'
     return '<div class="lab">' + "<br>".join(
         f'<b>{esc(p["label"])}</b> {100 * float(p["score"]):.0f}%' for p in labels) + "</div>"
 
@@ -81,7 +81,7 @@ def render_analysis(result: Mapping[str, Any], *, thumbnails: Mapping[int, np.nd
             img = thumbnails.get(int(k["frame"]))
             pic = f'<img src="{data_uri(img)}" alt="frame {k["frame"]}">' if img is not None else ""
             kfs.append(f'<div class="kf">{pic}<div class="cap">frame {k["frame"]} · {_fmt_time(k["time"])}</div>'
-                       f'{_labels_html(k.get("labels"))}</div>')
+                       f'{_labels_html(k.get("labels"), k.get("label_note"))}</div>')
         n = s["end_frame"] - s["start_frame"]
         cards.append(f'<div class="shot" id="shot{s["index"]}"><h3>Shot {s["index"]} · {_fmt_time(s["start_time"])}'
                      f'–{_fmt_time(s["end_time"])} · {n} frames</h3><div class="kfs">{"".join(kfs)}</div></div>')

@@ -23,24 +23,21 @@ class ReferenceSource(ABC):
 
 
 class ShotLookup:
-    """--db mode: a streaming shot detector on every frame; the first sample of each new shot
-    is looked up in the references; one event per shot (start = shot start, end = next shot)."""
+    """--db mode: fed the boundaries of a shot detector running on every frame
+    (:meth:`note_cut`), it looks the first sample of each new shot up in the references; one
+    event per shot (start = shot start, end = next shot)."""
 
     def __init__(self, references: ReferenceSource, options: WatchOptions):
-        from kadr.video.shots import get
-
         self.references = references
         self.o = options
-        self.detector = get("classic")
-        self.detector.reset(None)
         self.shot_start = 0.0
         self.pending = True  # the first shot starts with the stream
         self.current: MatchEvent | None = None
 
-    def note_frame(self, frame: Any) -> None:
-        for tr in self.detector.update(frame):
-            self.shot_start = tr.end_time
-            self.pending = True
+    def note_cut(self, t: float) -> None:
+        """A new shot starts at stream time ``t``."""
+        self.shot_start = t
+        self.pending = True
 
     def wants_sample(self, t: float) -> bool:
         return self.pending and t >= self.shot_start
@@ -61,8 +58,6 @@ class ShotLookup:
         return out
 
     def flush(self, end: float) -> list[MatchEvent]:
-        for tr in self.detector.flush():
-            pass
         if self.current is not None:
             self.current.end = end
             return [self.current]

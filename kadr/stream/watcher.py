@@ -1,50 +1,56 @@
-"""Find reference images — or the items of a database — in a live video stream.
+"""Find reference images — or the items of a source of references — in a live video stream.
 
 Pipeline per sampled frame (``WatchOptions.rate`` frames per second of stream time):
 
 1. decode at ``size`` (longest side, swscale; frames between samples are decoded but never
-   converted to pixels);
-2. embed with the encoder (one forward pass, whatever the number of queries);
-3. score against a **multi-crop query bank**: each reference is embedded as several crops
-   (the whole picture, the largest crops of the stream's aspect ratio, and 1.4× / 2× zooms
-   at the centre and shifted towards the four sides) and a frame's score for a reference is
-   its best cosine over those crops. A zoomed or panned view of the reference then meets a
-   crop that shows the same part of it, while other pictures gain little;
-4. **events** by hysteresis: an event starts at the first sample whose score reaches
-   ``threshold`` (only the best-scoring reference may start one, so look-alikes do not both
-   fire) and ends when the score has stayed below ``release`` for ``hold`` seconds. One event
-   = start time, end time, peak score and its time, which reference.
+   converted to pixels); a **content-free** sample (solid, black, near-uniform, title card:
+   :func:`kadr.features.content.content_free`) is not embedded and counts as no match;
+2. embed with the encoder (one forward pass, whatever the number of references);
+3. score against the **query bank** (:class:`kadr.stream.bank.QueryBank`): each reference is
+   one picture or several (multi-frame), each embedded as several crops; a frame's score for
+   a reference is its best cosine over all of them;
+4. **calibrate** that cosine per encoder (:mod:`kadr.stream.calibration`) and turn the
+   calibrated scores into **events** (:class:`kadr.stream.events.EventTracker`: hysteresis,
+   the best reference wins, optional moving mean); with ``shots`` on, a shot detector runs on
+   every decoded frame and event starts/ends snap to its boundaries.
 
-Centring: the scores come from ``kadr.metrics.streaming.CentredSimilarity``, by default with
-no centre (plain cosine; ``--centre running|ema`` are offered for comparison). Centring on the running mean of the
-stream removes whatever is on screen for long — the reference itself while it is shown —
-and the issue's measurements (23 vs 28 found) and ours (``benchmarks/results/watch.md``)
-agree; see ``CENTRE_MODES``.
-
-With a source of references (a database, ``--db``) a shot detector (``kadr.video.shots``, ``classic``) runs on every
-decoded frame; at each new shot the next sampled frame is the shot's keyframe and is looked
-up in the database (one event per shot whose best hit reaches ``db_min_score``).
+With a source of references (:class:`kadr.stream.references.ReferenceSource`, e.g. a database
+through ``kadr.index.watch.IndexReferences``) the shot detector runs on every frame and each
+new shot's first sample is looked up (one event per shot whose best hit reaches ``db_min_score``).
 
 Real time: live sources (pipes, URLs, webcams) are processed as they come; the watcher
 measures how far it lags behind the stream clock (wall time since the first frame minus
 stream time) and, beyond ``max_lag`` seconds, drops sampled frames until it has caught up.
-Events found while behind are flagged ``behind`` and ``stats`` reports the drops.
+Events found while behind are flagged ``behind`` and ``stats`` reports the drops. Decoding
+runs in a thread feeding a small queue when a stall ``timeout`` applies (always for live
+sources): no decodable frame for that long ends the watch with one clear error.
+
+State is bounded: one open event and a ``smooth``-long ring per reference, a few recent shot
+boundaries, the shot detector's own ring buffers, and at most 4 decoded frames in the queue.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time as _time
+import warnings
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from kadr.errors import InputError
+from kadr.errors import DecodeError, InputError, KadrWarning
 from kadr.features.base import Encoder
-from kadr.stream.bank import QueryBank
+from kadr.stream.bank import QueryBank, check_reference
+from kadr.stream.calibration import calibration_for
 from kadr.stream.events import EventTracker, MatchEvent
 from kadr.stream.options import WatchOptions
 from kadr.stream.references import ReferenceSource, ShotLookup
+
+
+class StreamStalledError(DecodeError):
+    """No decodable frame arrived for longer than the stall timeout."""
 
 
 @dataclass
@@ -58,6 +64,7 @@ class WatchStats:
     live: bool = False
     behind: bool = False
     corrupt_packets: int = 0
+    content_free: int = 0  # sampled frames not scored (solid, near-uniform, title cards)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -67,22 +74,36 @@ class WatchStats:
 
 
 class Watcher:
-    """Watch one source for the references of a :class:`QueryBank` and/or of a :class:`ReferenceSource`
-    (e.g. the items of an index).
+    """Watch one source for references (pictures, or lists of pictures of one thing) and/or the
+    items of a :class:`ReferenceSource` (e.g. an index).
 
     Iterate :meth:`events` (a generator: events come out as they are decided, so a live
-    stream can be watched forever); ``stats`` holds the counters afterwards."""
+    stream can be watched forever); ``on_start(notice)`` is called when an event opens;
+    ``stats`` holds the counters afterwards."""
 
-    def __init__(self, encoder: Encoder, *, queries: Sequence[np.ndarray] = (), names: Sequence[str] | None = None,
-                 references: ReferenceSource | None = None, options: WatchOptions | None = None):
+    def __init__(self, encoder: Encoder, *, queries: Sequence[np.ndarray | Sequence[np.ndarray]] = (),
+                 names: Sequence[str] | None = None, references: ReferenceSource | None = None,
+                 options: WatchOptions | None = None, on_start: Callable[[dict[str, Any]], None] | None = None):
         self.encoder = encoder
         self.o = options or WatchOptions()
         if not len(queries) and references is None:
             raise InputError("watch needs --query IMG (one or more) or --db DIR")
-        self.queries, self.names = list(queries), names
+        self.queries = [[q] if isinstance(q, np.ndarray) else list(q) for q in queries]
+        self.names = list(names) if names else [f"query{i}" for i in range(len(self.queries))]
+        if len(self.names) != len(self.queries):
+            raise InputError(f"{len(self.names)} names for {len(self.queries)} references")
+        self.calibration = calibration_for(encoder.name, self.o.min_cosine) if self.queries else None
+        self.warnings: list[str] = []
+        for name, pics in zip(self.names, self.queries):
+            for k, im in enumerate(pics):
+                msg = check_reference(im, name if len(pics) == 1 else f"{name} (picture {k + 1})")
+                if msg:
+                    self.warnings.append(msg)
+                    warnings.warn(msg, KadrWarning, stacklevel=2)
         self.bank: QueryBank | None = None
         self._bank_aspect: float | None = None
         self.references = references
+        self.on_start = on_start
         self.stats = WatchStats()
 
     def _make_bank(self, aspect: float) -> None:
@@ -96,30 +117,50 @@ class Watcher:
         """Events of ``source`` (path, ``-``, URL, webcam or an open VideoReader).
 
         ``realtime``: pace-check against the wall clock (default: only for live sources)."""
+        from kadr.features.content import content_free
         from kadr.io.video import VideoReader
 
         own = not isinstance(source, VideoReader)
-        reader = VideoReader(source, analysis_size=int(self.o.size), threads=threads) if own else source
+        if own:
+            from kadr.io.sources import resolve_source
+
+            src = resolve_source(source)
+            reader = _open_with_timeout(lambda: VideoReader(source, analysis_size=int(self.o.size), threads=threads),
+                                        self.o.live_timeout(src.is_live), src.name)
+        else:
+            reader = source
         st = self.stats
         st.live = reader.is_live if realtime is None else bool(realtime)
         self._make_bank(reader.width / max(1, reader.height))
-        tracker = EventTracker(self.bank.names, self.o) if self.bank is not None else None
-        shots = ShotLookup(self.references, self.o) if self.references is not None else None
+        tracker = EventTracker(self.bank.names, self.o, self.calibration, self.bank.frames) \
+            if self.bank is not None else None
+        detector = None
+        if self.o.shots or self.references is not None:
+            from kadr.video.shots import get
+
+            detector = get("classic")
+            detector.reset(None)
+        lookup = ShotLookup(self.references, self.o) if self.references is not None else None
         period = 1.0 / float(self.o.rate)
         next_t = None
         t_wall0 = None
         t_stream0 = 0.0
         t0 = _time.perf_counter()
         last_t = 0.0
+        frames = _frames(reader, self.o.live_timeout(reader.is_live))
         try:
-            for f in reader:
+            for f in frames:
                 st.frames += 1
                 last_t = f.time
                 if t_wall0 is None:
                     t_wall0, t_stream0 = _time.perf_counter(), f.time
                     next_t = f.time
-                if shots is not None:
-                    shots.note_frame(f)
+                if detector is not None:
+                    for tr in detector.update(f):
+                        if tracker is not None:
+                            tracker.note_cut(tr.end_time)
+                        if lookup is not None:
+                            lookup.note_cut(tr.end_time)
                 if f.time + 1e-9 < next_t:
                     continue
                 next_t = max(next_t + period, f.time + period * 0.5)
@@ -130,19 +171,30 @@ class Watcher:
                     st.dropped += 1
                     st.behind = True
                     continue
-                if tracker is None and not shots.wants_sample(f.time):
+                if tracker is None and not lookup.wants_sample(f.time):
                     continue  # --db only: embed just the keyframe of each new shot
-                emb = self.encoder.encode_images([f.analysis_image])
+                img = f.analysis_image
+                if content_free(img) is not None:
+                    st.content_free += 1
+                    if tracker is not None:
+                        yield from tracker.update(f.time, np.full(len(self.bank.names), -np.inf), behind=st.behind)
+                    continue
+                emb = self.encoder.encode_images([img])
                 st.sampled += 1
                 if tracker is not None:
-                    yield from tracker.update(f.time, self.bank.score(emb)[0], behind=st.behind)
-                if shots is not None:
-                    yield from shots.sample(f.time, emb[0], behind=st.behind)
+                    closed = tracker.update(f.time, self.bank.score(emb)[0], behind=st.behind)
+                    if self.on_start is not None:
+                        for q, ev in tracker.opened:
+                            self.on_start(tracker.started(q, ev))
+                    yield from closed
+                if lookup is not None:
+                    yield from lookup.sample(f.time, emb[0], behind=st.behind)
             if tracker is not None:
                 yield from tracker.flush()
-            if shots is not None:
-                yield from shots.flush(last_t)
+            if lookup is not None:
+                yield from lookup.flush(last_t)
         finally:
+            frames.close()
             st.seconds = _time.perf_counter() - t0
             st.stream_seconds = max(0.0, last_t - t_stream0)
             st.corrupt_packets = reader.stats.corrupt_packets
@@ -150,8 +202,77 @@ class Watcher:
                 reader.close()
 
 
-def watch(source: Any, encoder: Encoder, *, queries: Sequence[np.ndarray] = (), names: Sequence[str] | None = None,
-          references: ReferenceSource | None = None, options: WatchOptions | None = None, realtime: bool | None = None) -> dict[str, Any]:
+def _open_with_timeout(open_: Callable[[], Any], timeout: float | None, name: str) -> Any:
+    """``open_()``, or :class:`StreamStalledError` when it has not returned after ``timeout``
+    seconds (FFmpeg probes a pipe until it has seen enough data)."""
+    if timeout is None:
+        return open_()
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["reader"] = open_()
+        except BaseException as exc:  # raised in the caller
+            box["error"] = exc
+
+    th = threading.Thread(target=run, name="kadr-watch-open", daemon=True)
+    th.start()
+    th.join(timeout)
+    if th.is_alive():
+        raise StreamStalledError(f"{name}: no decodable video after {timeout:g} s (stalled, empty or not a "
+                                 "video stream); check the source, or raise --timeout")
+    if "error" in box:
+        raise box["error"]
+    return box["reader"]
+
+
+def _frames(reader: Any, timeout: float | None) -> Iterator[Any]:
+    """The reader's frames; with a ``timeout``, decoded in a thread feeding a 4-frame queue,
+    and :class:`StreamStalledError` when no frame arrives for ``timeout`` seconds."""
+    if timeout is None:
+        yield from reader
+        return
+    q: queue.Queue = queue.Queue(maxsize=4)
+    stop = threading.Event()
+    done = object()
+
+    def pump() -> None:
+        try:
+            for f in reader:
+                while not stop.is_set():
+                    try:
+                        q.put(f, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            q.put(exc)
+
+    th = threading.Thread(target=pump, name="kadr-watch-decode", daemon=True)
+    th.start()
+    try:
+        while True:
+            try:
+                item = q.get(timeout=timeout)
+            except queue.Empty:
+                raise StreamStalledError(
+                    f"{reader.name}: no decodable frame for {timeout:g} s (stalled or broken stream); "
+                    "check the source, or raise --timeout") from None
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+def watch(source: Any, encoder: Encoder, *, queries: Sequence[np.ndarray | Sequence[np.ndarray]] = (),
+          names: Sequence[str] | None = None, references: ReferenceSource | None = None,
+          options: WatchOptions | None = None, realtime: bool | None = None) -> dict[str, Any]:
     """Batch form: all events of a finite source plus the counters."""
     w = Watcher(encoder, queries=queries, names=names, references=references, options=options)
     events = list(w.events(source, realtime=realtime))

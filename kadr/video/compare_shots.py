@@ -7,6 +7,11 @@ as similar as their most similar keyframe pair (single linkage):
 ``sim(A, B) = max_{a∈A, b∈B} S[a, b]``. Pairs of different shots with ``sim ≥ threshold``
 are reported as repeats / near-duplicates, and connected groups of them as repeat groups
 (union-find over the pairs).
+
+Content-free keyframes (:func:`kadr.features.content.content_free`: solid, black,
+near-uniform, title cards) take no part in the matching: every black card looks like every
+other, which would bury the real repeats. A shot whose keyframes are all content-free is
+listed under ``content_free`` instead of being paired.
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ class ShotComparison:
     shot_matrix: np.ndarray                    # (S, S) max over keyframe pairs
     pairs: list[dict[str, Any]] = field(default_factory=list)
     groups: list[list[dict[str, int]]] = field(default_factory=list)
+    content_free: list[dict[str, Any]] = field(default_factory=list)  # shots with only content-free keyframes
     head: str | None = None                    # the comparison head file applied, if any
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,6 +94,7 @@ class ShotComparison:
             "shot_matrix": np.round(self.shot_matrix.astype(np.float64), 4).tolist(),
             "pairs": self.pairs,
             "groups": self.groups,
+            "content_free": self.content_free,
         }
 
 
@@ -136,19 +143,28 @@ def _groups(n: int, edges: list[tuple[int, int]]) -> list[list[int]]:
 def compare(videos: Sequence[VideoShots], *, encoder: str, options: CompareOptions | None = None) -> ShotComparison:
     """Similarity matrices, repeat pairs and groups of the shots of ``videos`` (keyframes
     already chosen, with embeddings from one encoder)."""
+    from kadr.features.content import content_free
+
     o = options or CompareOptions()
     head = None
     if o.head:
         from kadr.nn.head import ComparisonHead
 
         head = ComparisonHead.load(o.head)
-    blocks, shot_ids, kf_ids = [], [], []
+    blocks, shot_ids, kf_ids, shown, free = [], [], [], [], []
     for vi, v in enumerate(videos):
         for sk in v.shots:
             blocks.append(head.transform(sk.embeddings) if head is not None and len(sk.embeddings) else sk.embeddings)
             shot_ids.append((vi, sk.shot.index))
             kf_ids.extend((vi, sk.shot.index, k.frame) for k in sk.keyframes)
-    s, t = shot_similarity(blocks)
+            why = [content_free(im) for im in sk.thumbnails] if len(sk.thumbnails) == len(sk.embeddings) else \
+                [None] * len(sk.embeddings)
+            keep = np.array([w is None for w in why], bool)
+            shown.append(np.asarray(blocks[-1])[keep] if len(keep) else blocks[-1])
+            if len(keep) and not keep.any():
+                free.append({"video": vi, "shot": sk.shot.index, "content": why[0]})
+    s, _ = shot_similarity(blocks)
+    _, t = shot_similarity(shown)  # repeats are decided on keyframes that show something
     n = len(shot_ids)
     iu, ju = np.triu_indices(n, k=1)
     vals = t[iu, ju] if n > 1 else np.zeros(0, np.float32)
@@ -161,7 +177,7 @@ def compare(videos: Sequence[VideoShots], *, encoder: str, options: CompareOptio
         pairs.append({"a": {"video": va, "shot": sa}, "b": {"video": vb, "shot": sb},
                       "similarity": round(float(t[a, b]), 4), "kind": "within" if va == vb else "across"})
     groups = [[{"video": shot_ids[i][0], "shot": shot_ids[i][1]} for i in g] for g in _groups(n, edges)]
-    return ShotComparison(list(videos), encoder, float(o.threshold), kf_ids, s, shot_ids, t, pairs, groups,
+    return ShotComparison(list(videos), encoder, float(o.threshold), kf_ids, s, shot_ids, t, pairs, groups, free,
                           head=str(o.head) if o.head else None)
 
 

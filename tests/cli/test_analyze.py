@@ -42,9 +42,14 @@ def test_analyze_writes_report_and_shots_json(analyzed, capsys):
             assert s["start_frame"] <= k["frame"] < s["end_frame"]
             assert (out / k["path"]).is_file()
             black = fade_out[2] <= k["frame"] < fade_in[1]  # the hold between the fades
-            assert (k["labels"] == []) if black else (len(k["labels"]) == 3 and 0 <= k["labels"][0]["score"] <= 1)
+            if black:  # content-free: not classified, and the report says what it is
+                assert k["labels"] == [] and k["content"] == "solid" and k["label_note"] == "solid frame"
+            else:  # at most --topk labels, none below the LabelOptions cut-off (0.10)
+                assert k["content"] is None and len(k["labels"]) <= 3
+                assert all(0.10 <= p["score"] <= 1 for p in k["labels"])
     html = (out / "report.html").read_text()
     assert html.count('<div class="shot"') == len(shots["shots"]) and "<polyline" in html
+    assert "solid frame" in html
     # the coffee photo of the demo's second shot is labelled as a cup of coffee (ImageNet)
     coffee = [s for s in shots["shots"] if s["start_frame"] <= truth.hard[0] + 5 < s["end_frame"]][0]
     labels = {p["label"] for k in coffee["keyframes"] for p in k["labels"]}

@@ -83,9 +83,13 @@ def test_compare_shots_command(demo_clip, tmp_path, capsys):
     assert code == 0, err
     res = json.loads(out)
     n = len(res["videos"][0]["shots"])
-    # the same video twice: every shot repeats across (similarity 1 with its copy)
+    # the same video twice: every shot repeats across (similarity 1 with its copy) except the
+    # black hold between the fades, which is content-free and never paired
+    free = {m["shot"] for m in res["content_free"]}
+    assert free and all(m["content"] == "solid" for m in res["content_free"])
     across = {(p["a"]["shot"], p["b"]["shot"]) for p in res["pairs"] if p["kind"] == "across"}
-    assert {(i, i) for i in range(n)} <= across
+    assert {(i, i) for i in range(n) if i not in free} <= across
+    assert not any(p["a"]["shot"] in free or p["b"]["shot"] in free for p in res["pairs"])
     html = (tmp_path / "cmp" / "contact_sheet.html").read_text()
     assert "<svg" in html and html.count("<img") >= 2 * n
     assert json.loads((tmp_path / "cmp" / "compare.json").read_text())["pairs"] == res["pairs"]

@@ -85,7 +85,8 @@ def test_sigint_shots_on_a_live_stream():
 
 def test_sigint_watch_on_a_live_stream(tmp_path):
     ref = save_reference(tmp_path / "ref.png")
-    _clean(*_interrupt(["watch", "-", "--query", str(ref), "--encoder", "hsv-hist", "--json-lines"],
+    _clean(*_interrupt(["watch", "-", "--query", str(ref), "--encoder", "hsv-hist", "--min-cosine", "0.9",
+                        "--json-lines"],
                        feed_stream=True))
 
 

@@ -31,12 +31,32 @@ def test_shot_similarity_is_the_best_keyframe_pair():
         shot_similarity([np.ones((1, 3)), np.ones((1, 4))])
 
 
-def _sk(index, vectors):
+_TEXTURE = np.random.default_rng(5).integers(0, 256, (18, 32, 3), dtype=np.uint8)  # a picture with content
+
+
+def _sk(index, vectors, thumbs=None):
     emb = _unit(vectors)
     shot = Shot(index, index * 10, index * 10 + 10, index * 0.4, index * 0.4 + 0.4,
                 [Keyframe(index * 10 + j, 0.0) for j in range(len(emb))])
-    return ShotKeyframes(shot, shot.keyframes, emb, [np.zeros((4, 4, 3), np.uint8)] * len(emb), [1.0] * len(emb),
+    return ShotKeyframes(shot, shot.keyframes, emb, thumbs or [_TEXTURE] * len(emb), [1.0] * len(emb),
                          len(emb), 0.0)
+
+
+def test_content_free_keyframes_take_no_part_in_repeats():
+    """Three black cards (identical embeddings) and a real repeat: only the real repeat is a
+    pair; the cards are listed as content-free; a shot with a card and a picture is matched
+    on its picture."""
+    x, y, card = np.eye(3)
+    black = np.zeros((36, 64, 3), np.uint8)
+    a = VideoShots("a.mp4", [_sk(0, [card], [black]), _sk(1, [x]), _sk(2, [card], [black]),
+                             _sk(3, [card, y], [black, _TEXTURE])])
+    b = VideoShots("b.mp4", [_sk(0, [card], [black]), _sk(1, [x + 0.1 * y])])
+    res = compare([a, b], encoder="test", options=CompareOptions(threshold=0.9))
+    assert [((p["a"]["video"], p["a"]["shot"]), (p["b"]["video"], p["b"]["shot"])) for p in res.pairs] == \
+        [((0, 1), (1, 1))]
+    assert [(m["video"], m["shot"], m["content"]) for m in res.content_free] == \
+        [(0, 0, "solid"), (0, 2, "solid"), (1, 0, "solid")]
+    assert res.to_dict()["content_free"] == res.content_free
 
 
 def test_pairs_and_groups_within_and_across():

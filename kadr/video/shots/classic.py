@@ -127,10 +127,14 @@ def _rms(x: np.ndarray) -> float:
 
 
 def is_solid(img: np.ndarray, max_std: float = 12.0, luma: np.ndarray | None = None) -> bool:
-    """True for a near-uniform dark (mean luma < 24) or bright (> 231) frame: a fade's end."""
+    """True for a near-uniform dark (mean luma < 24) or bright (> 231) frame: a fade's end.
+    The uniformity test is the content-free rule's (:func:`kadr.features.content.is_solid`)
+    with this detector's looser ``solid_std`` (a fade's black is noisy)."""
+    from kadr.features.content import is_solid as flat
+
     y = luma if luma is not None else bt601_luma(img, np.float64)
     m = float(y.mean())
-    return (m < 24 or m > 231) and float(y.std()) < max_std
+    return (m < 24 or m > 231) and flat(luma=y, max_std=max_std)
 
 
 def gradual_kind(solid, luma, s: int, e: int) -> str:
