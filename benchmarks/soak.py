@@ -44,7 +44,7 @@ def main() -> None:
     shots_args = ["shots", "-", "--json-lines"] if _has_flag("shots", "--json-lines") else ["shots", "-"]
     runs = [
         ("kadr watch - (hsv-hist, --rate 1)", ["watch", "-", "--query", ref, "--json-lines", "--encoder", "hsv-hist",
-                                               "--rate", "1", "--no-realtime"], None),
+                                               "--min-cosine", "0.9", "--rate", "1", "--no-realtime"], None),
         ("kadr watch - (effnet-lite0, --rate 1)", ["watch", "-", "--query", ref, "--json-lines", "--rate", "1",
                                                    "--no-realtime"], None),
         ("kadr " + " ".join(shots_args), shots_args, None),

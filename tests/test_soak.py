@@ -46,7 +46,9 @@ def _check(run) -> None:
 
 def test_watch_an_hour_of_stream_in_bounded_memory(tmp_path):
     ref = save_reference(tmp_path / "ref.png")
-    run = run_soak(["watch", "-", "--query", str(ref), "--json-lines", "--encoder", "hsv-hist", "--rate", "1",
+    # hsv-hist has no fitted watch calibration (issue 17): the event threshold is given
+    run = run_soak(["watch", "-", "--query", str(ref), "--json-lines", "--encoder", "hsv-hist", "--min-cosine", "0.9",
+                    "--rate", "1",
                     "--no-realtime"], stream_s=STREAM_S)
     _check(run)
 
