@@ -53,8 +53,6 @@ def test_watch_an_hour_of_stream_in_bounded_memory(tmp_path):
     _check(run)
 
 
-@pytest.mark.xfail(strict=False, reason="needs issue 11: bounded per-frame state of the shot detectors "
-                                        "(classic.py, shots/base.py) and `kadr shots --json-lines`")
 def test_shots_an_hour_of_stream_in_bounded_memory():
     if not _has_flag("shots", "--json-lines"):
         pytest.fail("`kadr shots --json-lines` does not exist yet (issue 11)")
