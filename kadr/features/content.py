@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kadr._checks import check_range
+from kadr._checks import check_positive, check_range
 from kadr._options import opt
 from kadr.errors import InputError
 from kadr.io.images import luma as bt601_luma
@@ -60,8 +60,7 @@ class ContentOptions:
     def __post_init__(self) -> None:
         check_range(self.min_background, "min_background", 0.0, 1.0)
         for k in ("solid_std", "bg_tolerance", "text_contrast", "size"):
-            if not float(getattr(self, k)) > 0:
-                raise InputError(f"{k} must be > 0, got {getattr(self, k)!r}")
+            check_positive(getattr(self, k), k)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kadr._options import opt
+from kadr._checks import check_positive
 from kadr.errors import InputError
 
 
@@ -45,10 +46,8 @@ class AnnDedupOptions:
 
     def __post_init__(self) -> None:
         for name in ("list_size", "nprobe", "neighbours", "batch", "train_rows"):
-            if int(getattr(self, name)) < 1:
-                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if int(self.dims) < 0:
-            raise InputError(f"dims must be >= 0, got {self.dims}")
+            check_positive(int(getattr(self, name)), name)
+        check_positive(int(self.dims), "dims", allow_zero=True)
 
 
 def _dot_rows(v: np.ndarray, i: np.ndarray, j: np.ndarray, chunk: int = 1 << 14) -> np.ndarray:

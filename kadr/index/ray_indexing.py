@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from kadr._options import opt
+from kadr._checks import check_positive
 from kadr.errors import BackendUnavailableError, InputError, KadrError, KadrWarning
 from kadr.index.indexing import AddReport, _rows, collect_files, finish_add, parse_video_mode, prepare
 
@@ -61,13 +62,11 @@ class RayOptions:
     connect_timeout_s: float = opt(5.0, "seconds to wait for the cluster's address to answer")
 
     def __post_init__(self) -> None:
-        if int(self.actors) < 0:
-            raise InputError(f"actors must be >= 0, got {self.actors}")
+        check_positive(int(self.actors), "actors", allow_zero=True)
         if not 0 < float(self.cpus_per_actor) <= 64:
             raise InputError(f"cpus_per_actor must be in (0, 64], got {self.cpus_per_actor}")
         for name in ("files_per_batch", "round_files"):
-            if int(getattr(self, name)) < 1:
-                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
+            check_positive(int(getattr(self, name)), name)
 
 
 def _ray():
