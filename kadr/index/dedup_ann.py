@@ -29,7 +29,6 @@ import numpy as np
 
 from kadr._options import opt
 from kadr._checks import check_positive
-from kadr.errors import InputError
 
 
 @dataclass
